@@ -1,8 +1,28 @@
 //! Who is calling, and may they do this.
 //!
-//! `bee-auth` covers API keys and their lifecycle, signed requests with replay
-//! protection, and role- and attribute-based access control for a public chat API.
-//!
-//! # Threats and limits
-//!
-//! The crate is not built yet: it authenticates nothing so far.
+//! (Crate docs are written in full below the module list.)
+
+mod base62;
+pub mod clock;
+pub mod config;
+pub mod key;
+mod keys;
+pub mod lifecycle;
+pub mod pepper;
+pub mod policy;
+pub mod rbac;
+pub mod record;
+pub mod store;
+pub mod verdict;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::ConfigError;
+pub use key::{ApiKey, KeyFormatError, KeyId, Prefix};
+pub use keys::ApiKeys;
+pub use lifecycle::{IssuedKey, LifecycleError, NewKey};
+pub use pepper::{Pepper, PepperId, Peppers, SecretHash};
+pub use policy::KeyPolicy;
+pub use rbac::{Grant, GrantSet, Permission, Roles, Target};
+pub use record::{KeyRecord, KeyStatus, OriginPattern, RateLimit, TenantId};
+pub use store::{KeyQuery, KeyStore, MemoryKeyStore, StoreError};
+pub use verdict::{Caller, KeyRejection, KeyVerdict};
