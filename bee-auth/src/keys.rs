@@ -219,7 +219,9 @@ impl ApiKeys {
     /// Store failures.
     pub async fn due_for_rotation(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let now = self.clock.now();
-        let cutoff = now.saturating_sub(self.policy.rotate_after()).unwrap_or(now);
+        let cutoff = now
+            .saturating_sub(self.policy.rotate_after())
+            .unwrap_or(now);
         let query = KeyQuery {
             status: Some(KeyStatus::Active),
             ..KeyQuery::default()
@@ -236,7 +238,9 @@ impl ApiKeys {
     /// Store failures.
     pub async fn expiring(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let now = self.clock.now();
-        let horizon = now.saturating_add(self.policy.notice()).unwrap_or(Timestamp::MAX);
+        let horizon = now
+            .saturating_add(self.policy.notice())
+            .unwrap_or(Timestamp::MAX);
         let query = KeyQuery {
             status: Some(KeyStatus::Active),
             expires_before: Some(horizon),
@@ -281,7 +285,10 @@ impl ApiKeys {
             .find(&record.pepper_id)
             .ok_or(KeyRejection::UnknownPepper)?;
         // `matches` compares in constant time.
-        if !pepper.hash(key.expose_secret().as_bytes()).matches(&record.secret_hash) {
+        if !pepper
+            .hash(key.expose_secret().as_bytes())
+            .matches(&record.secret_hash)
+        {
             return Err(KeyRejection::SecretMismatch);
         }
         match record.status {

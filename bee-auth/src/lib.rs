@@ -12,6 +12,7 @@ pub mod pepper;
 pub mod policy;
 pub mod rbac;
 pub mod record;
+pub mod signature;
 pub mod store;
 pub mod verdict;
 
@@ -24,5 +25,9 @@ pub use pepper::{Pepper, PepperId, Peppers, SecretHash};
 pub use policy::KeyPolicy;
 pub use rbac::{Grant, GrantSet, Permission, Roles, Target};
 pub use record::{KeyRecord, KeyStatus, OriginPattern, RateLimit, TenantId};
+pub use signature::{
+    MemoryNonceStore, NonceStore, RequestParts, SignatureHeaders, SignaturePolicy,
+    SignatureRejection, SignatureVerdict, SignatureVerifier, Signer, SigningSecret,
+};
 pub use store::{KeyQuery, KeyStore, MemoryKeyStore, StoreError};
 pub use verdict::{Caller, KeyRejection, KeyVerdict};

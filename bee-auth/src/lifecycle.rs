@@ -220,7 +220,11 @@ fn check_against_policy(
     if !policy.allowed_domains.is_empty() && new.allowed_origins.is_empty() {
         return Err(LifecycleError::OriginRequired);
     }
-    if let Some(bad) = new.allowed_origins.iter().find(|o| !policy.allows_origin(o)) {
+    if let Some(bad) = new
+        .allowed_origins
+        .iter()
+        .find(|o| !policy.allows_origin(o))
+    {
         return Err(LifecycleError::OriginOutsideDomains(bad.to_string()));
     }
 

@@ -20,6 +20,16 @@ pub const MIN_PEPPER_LEN: usize = 32;
 /// HMAC-SHA256, the one MAC the crate uses.
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
+/// HMAC-SHA256 keyed with `key`.
+pub(crate) fn keyed_hmac(key: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of every length (longer ones are hashed first), so the error
+    // branch cannot be taken; it exists only because the trait is shared with ciphers.
+    match <HmacSha256 as KeyInit>::new_from_slice(key) {
+        Ok(keyed) => keyed,
+        Err(_) => <HmacSha256 as KeyInit>::new(&Default::default()),
+    }
+}
+
 /// Why a pepper or a pepper ring cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -97,8 +107,9 @@ impl Pepper {
         if bytes.len() < MIN_PEPPER_LEN {
             return Err(PepperError::TooShort(bytes.len()));
         }
-        let keyed = HmacSha256::new_from_slice(bytes).map_err(|_| PepperError::TooShort(0))?;
-        Ok(Self { keyed })
+        Ok(Self {
+            keyed: keyed_hmac(bytes),
+        })
     }
 
     /// A fresh random 32-byte pepper.
@@ -106,8 +117,7 @@ impl Pepper {
         let mut bytes = zeroize::Zeroizing::new([0u8; MIN_PEPPER_LEN]);
         rng.fill_bytes(&mut bytes[..]);
         Self {
-            // A 32-byte key is always accepted by HMAC.
-            keyed: <HmacSha256 as KeyInit>::new(&bytes[..].try_into().unwrap_or_default()),
+            keyed: keyed_hmac(&bytes[..]),
         }
     }
 
@@ -250,6 +260,13 @@ mod tests {
         assert!(!old.matches(&ring.current().hash(b"s")));
         assert!(ring.find(&PepperId::new("p3").unwrap()).is_none());
         assert!(PepperId::new("bad id").is_err());
+    }
+
+    #[test]
+    fn generated_peppers_differ() {
+        let a = Pepper::generate(&mut rand::rng()).hash(b"s");
+        let b = Pepper::generate(&mut rand::rng()).hash(b"s");
+        assert!(!a.matches(&b));
     }
 
     #[test]

@@ -344,12 +344,18 @@ impl Roles {
         for (name, grants) in file.roles {
             let field = format!("roles.{name}");
             if !is_segment(&name) {
-                return Err(ConfigError::invalid(field, "a role name is 1 to 64 of a-z, 0-9, _"));
+                return Err(ConfigError::invalid(
+                    field,
+                    "a role name is 1 to 64 of a-z, 0-9, _",
+                ));
             }
             let set = GrantSet::parse(&grants)
                 .map_err(|e| ConfigError::invalid(field.clone(), e.to_string()))?;
             if set.is_empty() {
-                return Err(ConfigError::invalid(field, "a role needs at least one grant"));
+                return Err(ConfigError::invalid(
+                    field,
+                    "a role needs at least one grant",
+                ));
             }
             roles.insert(name, set);
         }
@@ -438,6 +444,9 @@ mod tests {
     fn shipped_default_roles_load() {
         let roles = Roles::from_yaml(DEFAULT_ROLES_YAML).unwrap();
         let names: Vec<&str> = roles.names().collect();
-        assert_eq!(names, ["bot_admin", "bot_user", "super_admin", "tenant_admin"]);
+        assert_eq!(
+            names,
+            ["bot_admin", "bot_user", "super_admin", "tenant_admin"]
+        );
     }
 }

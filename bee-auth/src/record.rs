@@ -255,7 +255,11 @@ impl KeyRecord {
         if self.allowed_ips.is_empty() {
             return true;
         }
-        ip.is_some_and(|ip| self.allowed_ips.iter().any(|net| net.contains(&canonical(ip))))
+        ip.is_some_and(|ip| {
+            self.allowed_ips
+                .iter()
+                .any(|net| net.contains(&canonical(ip)))
+        })
     }
 
     /// Whether a request with this `Origin` header may use the key. With origins set,
@@ -296,9 +300,9 @@ impl Origin {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = split_port(rest)?;
         let host_ok = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '[' | ']' | ':'));
+            && host.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '[' | ']' | ':')
+            });
         if !host_ok {
             return None;
         }
@@ -349,7 +353,13 @@ mod tests {
 
     #[test]
     fn malformed_origins_are_refused() {
-        for bad in ["example.com", "ftp://x.com", "https://", "https://x.com/path", "https://*"] {
+        for bad in [
+            "example.com",
+            "ftp://x.com",
+            "https://",
+            "https://x.com/path",
+            "https://*",
+        ] {
             assert!(OriginPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -91,8 +91,10 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     ///
     /// Backend failures and unreadable records.
-    fn find<'a>(&'a self, key_id: &'a KeyId)
-    -> BoxFuture<'a, Result<Option<KeyRecord>, StoreError>>;
+    fn find<'a>(
+        &'a self,
+        key_id: &'a KeyId,
+    ) -> BoxFuture<'a, Result<Option<KeyRecord>, StoreError>>;
 
     /// Replaces the stored record whose revision equals `record.revision`, and stores it
     /// with the revision plus one. `last_used_at` is left as stored.
@@ -108,8 +110,11 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     ///
     /// Backend failures. A missing key is not an error.
-    fn touch<'a>(&'a self, key_id: &'a KeyId, at: Timestamp)
-    -> BoxFuture<'a, Result<(), StoreError>>;
+    fn touch<'a>(
+        &'a self,
+        key_id: &'a KeyId,
+        at: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The records that match `query`, oldest first.
     ///
