@@ -2,6 +2,7 @@
 //!
 //! (Crate docs are written in full below the module list.)
 
+pub mod abac;
 mod base62;
 pub mod clock;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod signature;
 pub mod store;
 pub mod verdict;
 
+pub use abac::{AbacPolicy, AccessRequest, Decision, GeoLookup, Rule, RuleOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::ConfigError;
 pub use key::{ApiKey, KeyFormatError, KeyId, Prefix};
