@@ -185,8 +185,16 @@ fn countries_come_from_the_geo_lookup_and_unknown_ones_are_denied() {
     ] {
         let mut ask = Ask::new();
         ask.ip = Some(ip.parse().unwrap());
-        assert_eq!(allow.evaluate(&ask.request()).allowed, allowed_by_allow, "{ip}");
-        assert_eq!(deny.evaluate(&ask.request()).allowed, allowed_by_deny, "{ip}");
+        assert_eq!(
+            allow.evaluate(&ask.request()).allowed,
+            allowed_by_allow,
+            "{ip}"
+        );
+        assert_eq!(
+            deny.evaluate(&ask.request()).allowed,
+            allowed_by_deny,
+            "{ip}"
+        );
     }
 }
 
@@ -246,14 +254,17 @@ fn rules_limited_to_actions_do_not_speak_about_others() {
 #[test]
 fn custom_rules_see_every_attribute() {
     let p = AbacPolicy::new()
-        .with_rule(Arc::new(FnRule::new("paid plans only", |r: &AccessRequest<'_>| {
-            let plan = r.resource.attributes.iter().find(|(k, _)| *k == "plan");
-            match plan {
-                Some((_, "free")) => RuleOutcome::Deny("free plan".into()),
-                Some(_) => RuleOutcome::Allow,
-                None => RuleOutcome::NotApplicable,
-            }
-        })))
+        .with_rule(Arc::new(FnRule::new(
+            "paid plans only",
+            |r: &AccessRequest<'_>| {
+                let plan = r.resource.attributes.iter().find(|(k, _)| *k == "plan");
+                match plan {
+                    Some((_, "free")) => RuleOutcome::Deny("free plan".into()),
+                    Some(_) => RuleOutcome::Allow,
+                    None => RuleOutcome::NotApplicable,
+                }
+            },
+        )))
         .with_default(Effect::Deny);
     let decision = p.evaluate(&Ask::new().request());
     assert!(!decision.allowed);
@@ -268,17 +279,50 @@ fn an_empty_policy_denies() {
 #[test]
 fn broken_rule_files_are_refused_naming_the_field() {
     let cases = [
-        ("rules:\n  - {name: x, kind: allowed_hours, time_zone: Mars/Olympus, start: '08:00', end: '09:00'}\n", "rules[0].time_zone"),
-        ("rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '25:00', end: '09:00'}\n", "rules[0].start"),
-        ("rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '09:00', end: '09:00'}\n", "rules[0].end"),
-        ("rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '08:00', end: '09:00', days: [funday]}\n", "rules[0].days"),
-        ("rules:\n  - {name: x, kind: ip_ranges, allow: []}\n", "rules[0].allow"),
-        ("rules:\n  - {name: x, kind: ip_ranges, allow: [not-an-ip]}\n", "rules[0].allow"),
-        ("rules:\n  - {name: x, kind: countries, allow: [FR], deny: [US]}\n", "rules[0]"),
-        ("rules:\n  - {name: x, kind: countries, allow: [FRA]}\n", "rules[0]"),
-        ("rules:\n  - {name: x, kind: same_tenant, allow: ['10.0.0.0/8']}\n", "rules[0]"),
-        ("rules:\n  - {name: '', kind: same_tenant}\n", "rules[0].name"),
-        ("rules:\n  - {name: x, kind: same_tenant, actions: ['bot*']}\n", "rules[0].actions"),
+        (
+            "rules:\n  - {name: x, kind: allowed_hours, time_zone: Mars/Olympus, start: '08:00', end: '09:00'}\n",
+            "rules[0].time_zone",
+        ),
+        (
+            "rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '25:00', end: '09:00'}\n",
+            "rules[0].start",
+        ),
+        (
+            "rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '09:00', end: '09:00'}\n",
+            "rules[0].end",
+        ),
+        (
+            "rules:\n  - {name: x, kind: allowed_hours, time_zone: UTC, start: '08:00', end: '09:00', days: [funday]}\n",
+            "rules[0].days",
+        ),
+        (
+            "rules:\n  - {name: x, kind: ip_ranges, allow: []}\n",
+            "rules[0].allow",
+        ),
+        (
+            "rules:\n  - {name: x, kind: ip_ranges, allow: [not-an-ip]}\n",
+            "rules[0].allow",
+        ),
+        (
+            "rules:\n  - {name: x, kind: countries, allow: [FR], deny: [US]}\n",
+            "rules[0]",
+        ),
+        (
+            "rules:\n  - {name: x, kind: countries, allow: [FRA]}\n",
+            "rules[0]",
+        ),
+        (
+            "rules:\n  - {name: x, kind: same_tenant, allow: ['10.0.0.0/8']}\n",
+            "rules[0]",
+        ),
+        (
+            "rules:\n  - {name: '', kind: same_tenant}\n",
+            "rules[0].name",
+        ),
+        (
+            "rules:\n  - {name: x, kind: same_tenant, actions: ['bot*']}\n",
+            "rules[0].actions",
+        ),
     ];
     for (yaml, field) in cases {
         match AbacPolicy::from_yaml(yaml, Some(Arc::new(FakeGeo))) {
@@ -286,7 +330,10 @@ fn broken_rule_files_are_refused_naming_the_field() {
             other => panic!("{yaml}: {other:?}"),
         }
     }
-    let no_geo = AbacPolicy::from_yaml("rules:\n  - {name: x, kind: countries, allow: [FR]}\n", None);
+    let no_geo = AbacPolicy::from_yaml(
+        "rules:\n  - {name: x, kind: countries, allow: [FR]}\n",
+        None,
+    );
     assert!(matches!(no_geo, Err(ConfigError::Invalid { .. })));
     assert!(matches!(
         AbacPolicy::from_yaml("rules:\n  - {name: x, kind: teleport}\n", None),

@@ -109,13 +109,25 @@ fn garbage_is_rejected_with_the_rule_it_breaks() {
     let key = ApiKey::generate(&Prefix::new("pb").unwrap(), &mut rand::rng());
     let text = key.expose();
     assert_eq!(ApiKey::parse("").unwrap_err(), KeyFormatError::Length(0));
-    assert_eq!(ApiKey::parse(&"a".repeat(63)).unwrap_err(), KeyFormatError::Length(63));
-    assert_eq!(ApiKey::parse(&"a".repeat(96)).unwrap_err(), KeyFormatError::Length(96));
+    assert_eq!(
+        ApiKey::parse(&"a".repeat(63)).unwrap_err(),
+        KeyFormatError::Length(63)
+    );
+    assert_eq!(
+        ApiKey::parse(&"a".repeat(96)).unwrap_err(),
+        KeyFormatError::Length(96)
+    );
     // Dropping the first character leaves a well-shaped key of prefix "b" whose
     // checksum no longer matches.
-    assert_eq!(ApiKey::parse(&text[1..]).unwrap_err(), KeyFormatError::Checksum);
+    assert_eq!(
+        ApiKey::parse(&text[1..]).unwrap_err(),
+        KeyFormatError::Checksum
+    );
     let no_separator = text.replacen('_', "x", 1);
-    assert_eq!(ApiKey::parse(&no_separator).unwrap_err(), KeyFormatError::Shape);
+    assert_eq!(
+        ApiKey::parse(&no_separator).unwrap_err(),
+        KeyFormatError::Shape
+    );
     let upper = format!("PB{}", &text[2..]);
     assert_eq!(ApiKey::parse(&upper).unwrap_err(), KeyFormatError::Prefix);
     let multibyte = format!("p\u{e9}{}", &text[3..]);
@@ -128,7 +140,11 @@ fn garbage_is_rejected_with_the_rule_it_breaks() {
 async fn a_fresh_key_verifies_and_returns_its_record() {
     let f = fixture();
     let issued = f.keys.create(new_key()).await.unwrap();
-    let verdict = f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap();
+    let verdict = f
+        .keys
+        .verify(issued.key.expose(), &Caller::default())
+        .await
+        .unwrap();
     let record = verdict.into_result().unwrap();
     assert_eq!(record.key_id, issued.key.key_id());
     assert_eq!(record.tenant, tenant("acme"));
@@ -219,12 +235,21 @@ async fn every_rejection_reason_is_reported_and_all_look_alike_to_the_caller() {
         ip: Some(inside),
         origin: Some("https://shop.example.com"),
     };
-    assert!(f.keys.verify(restricted.key.expose(), &ok).await.unwrap().is_valid());
+    assert!(
+        f.keys
+            .verify(restricted.key.expose(), &ok)
+            .await
+            .unwrap()
+            .is_valid()
+    );
 
     // Unknown pepper: a record made under a pepper this server does not have.
     let other = fixture_with(
         policy(),
-        Peppers::new(PepperId::new("p9").unwrap(), Pepper::from_bytes(&[9; 32]).unwrap()),
+        Peppers::new(
+            PepperId::new("p9").unwrap(),
+            Pepper::from_bytes(&[9; 32]).unwrap(),
+        ),
     );
     let elsewhere = other.keys.create(new_key()).await.unwrap();
     f.store.insert(&elsewhere.record).await.unwrap();
@@ -249,8 +274,15 @@ async fn expiry_is_inclusive_of_the_expiry_instant() {
         .create(new_key().expires_at(ts(START + 3_600)))
         .await
         .unwrap();
-    f.clock.set(ts(START + 3_600) - SignedDuration::from_nanos(1));
-    assert!(f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    f.clock
+        .set(ts(START + 3_600) - SignedDuration::from_nanos(1));
+    assert!(
+        f.keys
+            .verify(issued.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
     f.clock.set(ts(START + 3_600));
     let why = rejection(&f.keys, issued.key.expose(), &Caller::default()).await;
     assert_eq!(why, KeyRejection::Expired);
@@ -317,13 +349,22 @@ async fn last_use_is_written_at_most_once_per_interval() {
     let issued = f.keys.create(new_key()).await.unwrap();
     let id = issued.key.key_id();
     let seen = || async { f.store.find(&id).await.unwrap().unwrap().last_used_at };
-    f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap();
+    f.keys
+        .verify(issued.key.expose(), &Caller::default())
+        .await
+        .unwrap();
     assert_eq!(seen().await, Some(ts(START)));
     f.clock.advance(SignedDuration::from_secs(30));
-    f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap();
+    f.keys
+        .verify(issued.key.expose(), &Caller::default())
+        .await
+        .unwrap();
     assert_eq!(seen().await, Some(ts(START)));
     f.clock.advance(SignedDuration::from_secs(30));
-    f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap();
+    f.keys
+        .verify(issued.key.expose(), &Caller::default())
+        .await
+        .unwrap();
     assert_eq!(seen().await, Some(ts(START + 60)));
 }
 
@@ -335,14 +376,30 @@ async fn records_verify_under_the_pepper_they_name_after_a_pepper_rotation() {
     let old = ApiKeys::new(store.clone(), peppers(), policy()).unwrap();
     let old_key = old.create(new_key()).await.unwrap();
 
-    let rotated = Peppers::new(PepperId::new("p2").unwrap(), Pepper::from_bytes(&[2; 32]).unwrap())
-        .with_previous(PepperId::new("p1").unwrap(), Pepper::from_bytes(&[1; 32]).unwrap())
-        .unwrap();
+    let rotated = Peppers::new(
+        PepperId::new("p2").unwrap(),
+        Pepper::from_bytes(&[2; 32]).unwrap(),
+    )
+    .with_previous(
+        PepperId::new("p1").unwrap(),
+        Pepper::from_bytes(&[1; 32]).unwrap(),
+    )
+    .unwrap();
     let new = ApiKeys::new(store.clone(), rotated, policy()).unwrap();
     let fresh = new.create(new_key()).await.unwrap();
     assert_eq!(fresh.record.pepper_id.as_str(), "p2");
-    assert!(new.verify(old_key.key.expose(), &Caller::default()).await.unwrap().is_valid());
-    assert!(new.verify(fresh.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        new.verify(old_key.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
+    assert!(
+        new.verify(fresh.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
 }
 
 // ---- lifecycle ----------------------------------------------------------------------
@@ -364,17 +421,33 @@ async fn rotation_keeps_the_old_key_until_the_grace_period_ends_exactly() {
 
     let grace_end = rotated_at + days(7);
     f.clock.set(grace_end - SignedDuration::from_micros(1));
-    assert!(f.keys.verify(old.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        f.keys
+            .verify(old.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
     f.clock.set(grace_end);
     let why = rejection(&f.keys, old.key.expose(), &Caller::default()).await;
     assert_eq!(why, KeyRejection::Expired);
-    assert!(f.keys.verify(new.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        f.keys
+            .verify(new.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
 }
 
 #[tokio::test]
 async fn rotation_never_extends_an_old_key_that_expires_within_the_grace() {
     let f = fixture();
-    let old = f.keys.create(new_key().expires_at(ts(START + 3_600))).await.unwrap();
+    let old = f
+        .keys
+        .create(new_key().expires_at(ts(START + 3_600)))
+        .await
+        .unwrap();
     f.keys.rotate(&old.key.key_id()).await.unwrap();
     let stored = f.store.find(&old.key.key_id()).await.unwrap().unwrap();
     assert_eq!(stored.expires_at, Some(ts(START + 3_600)));
@@ -393,7 +466,10 @@ async fn a_key_can_be_rotated_once_and_only_while_active() {
     f.keys.suspend(&suspended.key.key_id()).await.unwrap();
     assert!(matches!(
         f.keys.rotate(&suspended.key.key_id()).await,
-        Err(LifecycleError::WrongStatus { status: KeyStatus::Suspended, .. })
+        Err(LifecycleError::WrongStatus {
+            status: KeyStatus::Suspended,
+            ..
+        })
     ));
 }
 
@@ -402,14 +478,26 @@ async fn suspend_and_resume_round_trip_but_revocation_is_final() {
     let f = fixture();
     let issued = f.keys.create(new_key()).await.unwrap();
     let id = issued.key.key_id();
-    assert_eq!(f.keys.suspend(&id).await.unwrap().status, KeyStatus::Suspended);
+    assert_eq!(
+        f.keys.suspend(&id).await.unwrap().status,
+        KeyStatus::Suspended
+    );
     assert_eq!(f.keys.resume(&id).await.unwrap().status, KeyStatus::Active);
-    assert!(f.keys.verify(issued.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        f.keys
+            .verify(issued.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
     assert_eq!(f.keys.revoke(&id).await.unwrap().status, KeyStatus::Revoked);
     assert_eq!(f.keys.revoke(&id).await.unwrap().status, KeyStatus::Revoked);
     assert!(matches!(
         f.keys.resume(&id).await,
-        Err(LifecycleError::WrongStatus { status: KeyStatus::Revoked, .. })
+        Err(LifecycleError::WrongStatus {
+            status: KeyStatus::Revoked,
+            ..
+        })
     ));
     assert!(matches!(
         f.keys.suspend(&id).await,
@@ -440,21 +528,48 @@ async fn keys_due_for_rotation_and_expiring_are_listed_at_the_policy_boundaries(
     let first = f.keys.create(new_key()).await.unwrap();
     f.clock.advance(days(1));
     let second = f.keys.create(new_key()).await.unwrap();
-    let short = f.keys.create(new_key().expires_at(ts(START) + days(20))).await.unwrap();
+    let short = f
+        .keys
+        .create(new_key().expires_at(ts(START) + days(20)))
+        .await
+        .unwrap();
 
     // Rotation is due 90 days after creation, to the instant.
-    f.clock.set(ts(START) + days(90) - SignedDuration::from_micros(1));
-    assert!(f.keys.due_for_rotation().await.unwrap().iter().all(|r| r.key_id != first.key.key_id()));
+    f.clock
+        .set(ts(START) + days(90) - SignedDuration::from_micros(1));
+    assert!(
+        f.keys
+            .due_for_rotation()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.key_id != first.key.key_id())
+    );
     f.clock.set(ts(START) + days(90));
-    let due: Vec<_> = f.keys.due_for_rotation().await.unwrap().into_iter().map(|r| r.key_id).collect();
+    let due: Vec<_> = f
+        .keys
+        .due_for_rotation()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key_id)
+        .collect();
     assert_eq!(due, [first.key.key_id()]);
     let _ = second;
 
     // "Expiring" means within 14 days of expiry and not yet expired.
     f.clock.set(ts(START) + days(6));
     assert!(f.keys.expiring().await.unwrap().is_empty());
-    f.clock.set(ts(START) + days(6) + SignedDuration::from_secs(1));
-    let expiring: Vec<_> = f.keys.expiring().await.unwrap().into_iter().map(|r| r.key_id).collect();
+    f.clock
+        .set(ts(START) + days(6) + SignedDuration::from_secs(1));
+    let expiring: Vec<_> = f
+        .keys
+        .expiring()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key_id)
+        .collect();
     assert_eq!(expiring, [short.key.key_id()]);
     f.clock.set(ts(START) + days(20));
     assert!(f.keys.expiring().await.unwrap().is_empty());
@@ -466,18 +581,30 @@ async fn keys_due_for_rotation_and_expiring_are_listed_at_the_policy_boundaries(
 async fn the_key_policy_is_enforced_at_creation() {
     let f = fixture();
     let no_scope = NewKey::new(tenant("acme"), "x");
-    assert!(matches!(f.keys.create(no_scope).await, Err(LifecycleError::NoScope)));
+    assert!(matches!(
+        f.keys.create(no_scope).await,
+        Err(LifecycleError::NoScope)
+    ));
     let bad_scope = new_key().scope("chat:se*nd");
-    assert!(matches!(f.keys.create(bad_scope).await, Err(LifecycleError::BadScope(_))));
+    assert!(matches!(
+        f.keys.create(bad_scope).await,
+        Err(LifecycleError::BadScope(_))
+    ));
     let too_long = new_key().expires_at(ts(START) + days(366));
-    assert!(matches!(f.keys.create(too_long).await, Err(LifecycleError::ExpiryTooLate(365))));
+    assert!(matches!(
+        f.keys.create(too_long).await,
+        Err(LifecycleError::ExpiryTooLate(365))
+    ));
     let past = new_key().expires_at(ts(START - 1));
     assert!(matches!(
         f.keys.create(past).await,
         Err(LifecycleError::ExpiryNotAfterCreation)
     ));
     let default_expiry = f.keys.create(new_key()).await.unwrap();
-    assert_eq!(default_expiry.record.expires_at, Some(ts(START) + days(365)));
+    assert_eq!(
+        default_expiry.record.expires_at,
+        Some(ts(START) + days(365))
+    );
     assert!(default_expiry.key.expose().starts_with("pb_"));
 }
 
@@ -488,7 +615,10 @@ async fn domain_restrictions_require_origins_under_the_allowed_domains() {
         ..policy()
     };
     let f = fixture_with(restricted, peppers());
-    assert!(matches!(f.keys.create(new_key()).await, Err(LifecycleError::OriginRequired)));
+    assert!(matches!(
+        f.keys.create(new_key()).await,
+        Err(LifecycleError::OriginRequired)
+    ));
     let outside = new_key().allow_origin(OriginPattern::parse("https://example.org").unwrap());
     assert!(matches!(
         f.keys.create(outside).await,
@@ -520,20 +650,44 @@ async fn the_cache_is_invalidated_by_revoke_suspend_and_rotate() {
     let caller = Caller::default();
 
     let a = keys.create(new_key()).await.unwrap();
-    assert!(keys.verify(a.key.expose(), &caller).await.unwrap().is_valid());
+    assert!(
+        keys.verify(a.key.expose(), &caller)
+            .await
+            .unwrap()
+            .is_valid()
+    );
     keys.revoke(&a.key.key_id()).await.unwrap();
-    assert_eq!(rejection(&keys, a.key.expose(), &caller).await, KeyRejection::Revoked);
+    assert_eq!(
+        rejection(&keys, a.key.expose(), &caller).await,
+        KeyRejection::Revoked
+    );
 
     let b = keys.create(new_key()).await.unwrap();
-    assert!(keys.verify(b.key.expose(), &caller).await.unwrap().is_valid());
+    assert!(
+        keys.verify(b.key.expose(), &caller)
+            .await
+            .unwrap()
+            .is_valid()
+    );
     keys.suspend(&b.key.key_id()).await.unwrap();
-    assert_eq!(rejection(&keys, b.key.expose(), &caller).await, KeyRejection::Suspended);
+    assert_eq!(
+        rejection(&keys, b.key.expose(), &caller).await,
+        KeyRejection::Suspended
+    );
 
     let c = keys.create(new_key()).await.unwrap();
-    assert!(keys.verify(c.key.expose(), &caller).await.unwrap().is_valid());
+    assert!(
+        keys.verify(c.key.expose(), &caller)
+            .await
+            .unwrap()
+            .is_valid()
+    );
     keys.rotate(&c.key.key_id()).await.unwrap();
     f.clock.advance(days(7));
-    assert_eq!(rejection(&keys, c.key.expose(), &caller).await, KeyRejection::Expired);
+    assert_eq!(
+        rejection(&keys, c.key.expose(), &caller).await,
+        KeyRejection::Expired
+    );
 }
 
 #[tokio::test]
@@ -545,12 +699,24 @@ async fn another_servers_cache_sees_a_revocation_within_its_ttl() {
         .with_clock(Arc::new(f.clock.clone()))
         .with_cache(ttl, 1_000);
     let issued = f.keys.create(new_key()).await.unwrap();
-    assert!(other.verify(issued.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        other
+            .verify(issued.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
 
     f.keys.revoke(&issued.key.key_id()).await.unwrap();
     // Still cached on the other server, for less than the TTL ...
     f.clock.advance(ttl - SignedDuration::from_secs(1));
-    assert!(other.verify(issued.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        other
+            .verify(issued.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
     // ... and refused once the entry is as old as the TTL,
     f.clock.advance(SignedDuration::from_secs(1));
     assert_eq!(
@@ -559,7 +725,13 @@ async fn another_servers_cache_sees_a_revocation_within_its_ttl() {
     );
     // or at once when told.
     let again = f.keys.create(new_key()).await.unwrap();
-    assert!(other.verify(again.key.expose(), &Caller::default()).await.unwrap().is_valid());
+    assert!(
+        other
+            .verify(again.key.expose(), &Caller::default())
+            .await
+            .unwrap()
+            .is_valid()
+    );
     f.keys.revoke(&again.key.key_id()).await.unwrap();
     other.invalidate(&again.key.key_id());
     assert_eq!(

@@ -41,11 +41,28 @@ fn a_lone_star_grants_everything() {
 #[test]
 fn malformed_grants_are_refused_on_load_and_grant_nothing_when_stored() {
     let malformed = [
-        "", "bot", "bot:", ":read", "bot:*:own:x", "bot*", "bot:cre*", "*bot:read", "Bot:read",
-        "bot read", "bot::read", "**", "*:", "bot:read ", "bot:read:", "bot:réad",
+        "",
+        "bot",
+        "bot:",
+        ":read",
+        "bot:*:own:x",
+        "bot*",
+        "bot:cre*",
+        "*bot:read",
+        "Bot:read",
+        "bot read",
+        "bot::read",
+        "**",
+        "*:",
+        "bot:read ",
+        "bot:read:",
+        "bot:réad",
     ];
     for text in malformed {
-        assert!(matches!(Grant::parse(text), Err(RbacError::Grant(_))), "{text:?}");
+        assert!(
+            matches!(Grant::parse(text), Err(RbacError::Grant(_))),
+            "{text:?}"
+        );
     }
     let lenient = GrantSet::lenient(malformed.iter().chain(["chat:send"].iter()));
     assert_eq!(lenient.malformed().len(), malformed.len());
@@ -154,9 +171,12 @@ fn model_allows(grant: &str, permission: &str) -> bool {
     let g: Vec<&str> = grant.split(':').collect();
     let p: Vec<&str> = permission.split(':').collect();
     let segment_ok = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
-    let well_formed = (g.len() == 2 || g.len() == 3) && g.iter().all(|s| *s == "*" || segment_ok(s));
+    let well_formed =
+        (g.len() == 2 || g.len() == 3) && g.iter().all(|s| *s == "*" || segment_ok(s));
     // No qualifier (or `*`) means unconditional; other qualifiers need facts not given.
     well_formed
         && (g.len() == 2 || g[2] == "*")

@@ -8,15 +8,18 @@ use std::sync::Arc;
 
 use bee_auth::{
     ApiKeys, Caller, KeyPolicy, KeyQuery, KeyRejection, KeyStatus, KeyStore, KeyVerdict,
-    ManualClock, MemoryKeyStore, NewKey, OriginPattern, Pepper, PepperId, Peppers,
-    StoreError, TenantId,
+    ManualClock, MemoryKeyStore, NewKey, OriginPattern, Pepper, PepperId, Peppers, StoreError,
+    TenantId,
 };
 use jiff::{SignedDuration, Timestamp};
 
 const START: i64 = 1_767_225_600;
 
 fn peppers() -> Peppers {
-    Peppers::new(PepperId::new("p1").unwrap(), Pepper::from_bytes(&[3; 32]).unwrap())
+    Peppers::new(
+        PepperId::new("p1").unwrap(),
+        Pepper::from_bytes(&[3; 32]).unwrap(),
+    )
 }
 
 fn keys_on(store: Arc<dyn KeyStore>, clock: &ManualClock) -> ApiKeys {
@@ -61,23 +64,41 @@ async fn store_contract(store: Arc<dyn KeyStore>) {
     ));
 
     // Update is a compare-and-swap on the revision; last use is left alone.
-    store.touch(&id, Timestamp::from_second(START + 5).unwrap()).await.unwrap();
+    store
+        .touch(&id, Timestamp::from_second(START + 5).unwrap())
+        .await
+        .unwrap();
     let mut changed = stored.clone();
     changed.status = KeyStatus::Suspended;
     store.update(&changed).await.unwrap();
     let after = store.find(&id).await.unwrap().unwrap();
     assert_eq!(after.status, KeyStatus::Suspended);
     assert_eq!(after.revision, stored.revision + 1);
-    assert_eq!(after.last_used_at, Some(Timestamp::from_second(START + 5).unwrap()));
-    assert!(matches!(store.update(&changed).await, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        after.last_used_at,
+        Some(Timestamp::from_second(START + 5).unwrap())
+    );
+    assert!(matches!(
+        store.update(&changed).await,
+        Err(StoreError::Conflict(_))
+    ));
     let mut ghost = changed.clone();
     ghost.key_id = bee_auth::KeyId::parse("ghost0000000").unwrap();
-    assert!(matches!(store.update(&ghost).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.update(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
 
     // Touch only moves forward.
-    store.touch(&id, Timestamp::from_second(START + 1).unwrap()).await.unwrap();
+    store
+        .touch(&id, Timestamp::from_second(START + 1).unwrap())
+        .await
+        .unwrap();
     let touched = store.find(&id).await.unwrap().unwrap();
-    assert_eq!(touched.last_used_at, Some(Timestamp::from_second(START + 5).unwrap()));
+    assert_eq!(
+        touched.last_used_at,
+        Some(Timestamp::from_second(START + 5).unwrap())
+    );
 
     // Lists filter by tenant, status, creation and expiry, oldest first.
     clock.advance(SignedDuration::from_secs(10));
@@ -128,7 +149,13 @@ async fn fleet_revocation(store: Arc<dyn KeyStore>) {
         ip: Some("10.0.0.1".parse().unwrap()),
         origin: Some("https://app.example.com"),
     };
-    assert!(server_b.verify(issued.key.expose(), &caller).await.unwrap().is_valid());
+    assert!(
+        server_b
+            .verify(issued.key.expose(), &caller)
+            .await
+            .unwrap()
+            .is_valid()
+    );
     server_a.revoke(&issued.key.key_id()).await.unwrap();
     assert_eq!(
         server_b.verify(issued.key.expose(), &caller).await.unwrap(),
@@ -205,7 +232,11 @@ mod sql {
             Err(StoreError::Corrupt { .. })
         ));
         // Verification surfaces the fault instead of accepting or silently refusing.
-        assert!(keys.verify(issued.key.expose(), &Caller::default()).await.is_err());
+        assert!(
+            keys.verify(issued.key.expose(), &Caller::default())
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -214,7 +245,11 @@ mod sql {
             return;
         };
         let schema = bee_testkit::unique_name("bee_auth_keys");
-        let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
         sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&admin)
             .await
@@ -264,12 +299,12 @@ mod sql {
 mod redis_nonces {
     use std::time::Duration;
 
+    use bee_auth::signature::NonceCheck;
     use bee_auth::signature::RedisNonceStore;
     use bee_auth::{
         NonceStore, RequestParts, SignaturePolicy, SignatureRejection, SignatureVerdict,
         SignatureVerifier, Signer, SigningSecret,
     };
-    use bee_auth::signature::NonceCheck;
 
     use super::*;
 
@@ -278,7 +313,11 @@ mod redis_nonces {
         let client = redis::Client::open(url).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<String> = nonces.iter().map(|n| format!("{prefix}{n}")).collect();
-        let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -287,8 +326,12 @@ mod redis_nonces {
             return;
         };
         let prefix = format!("{}:", bee_testkit::unique_name("bee_auth_nonce"));
-        let a = RedisNonceStore::connect(&url, prefix.clone()).await.unwrap();
-        let b = RedisNonceStore::connect(&url, prefix.clone()).await.unwrap();
+        let a = RedisNonceStore::connect(&url, prefix.clone())
+            .await
+            .unwrap();
+        let b = RedisNonceStore::connect(&url, prefix.clone())
+            .await
+            .unwrap();
         let ttl = Duration::from_secs(601);
 
         let first = a.check_and_remember("key1:n-0001", ttl).await;
@@ -319,7 +362,9 @@ mod redis_nonces {
         let prefix = format!("{}:", bee_testkit::unique_name("bee_auth_race"));
         let mut tasks = Vec::new();
         for _ in 0..8 {
-            let store = RedisNonceStore::connect(&url, prefix.clone()).await.unwrap();
+            let store = RedisNonceStore::connect(&url, prefix.clone())
+                .await
+                .unwrap();
             tasks.push(tokio::spawn(async move {
                 store
                     .check_and_remember("key1:same-nonce-000001", Duration::from_secs(60))
@@ -349,14 +394,28 @@ mod redis_nonces {
                 .unwrap()
                 .with_clock(Arc::new(clock.clone()))
         };
-        let a = server(RedisNonceStore::connect(&url, prefix.clone()).await.unwrap());
-        let b = server(RedisNonceStore::connect(&url, prefix.clone()).await.unwrap());
+        let a = server(
+            RedisNonceStore::connect(&url, prefix.clone())
+                .await
+                .unwrap(),
+        );
+        let b = server(
+            RedisNonceStore::connect(&url, prefix.clone())
+                .await
+                .unwrap(),
+        );
 
         let secret = SigningSecret::from_bytes(&[5; 32]).unwrap();
         let signer = Signer::new(secret.clone()).with_clock(Arc::new(clock.clone()));
-        let mut head = http::Request::post("/v1/chat").body(()).unwrap().into_parts().0;
+        let mut head = http::Request::post("/v1/chat")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
         let body = b"{\"message\":\"hi\"}";
-        let headers = signer.sign(&RequestParts::from_http(&head, body), &[]).unwrap();
+        let headers = signer
+            .sign(&RequestParts::from_http(&head, body), &[])
+            .unwrap();
         headers.apply(&mut head.headers);
         let request = RequestParts::from_http(&head, body);
         let secrets = std::slice::from_ref(&secret);

@@ -104,7 +104,7 @@ pub fn canonical_request(
     }
     let names = sorted_names(signed_headers)?;
 
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(256 + request.path.len());
     for line in [SCHEME_LINE, request.method, request.path] {
         push_line(&mut out, line.as_bytes());
     }
@@ -114,14 +114,23 @@ pub fn canonical_request(
     );
     push_line(&mut out, timestamp.as_bytes());
     push_line(&mut out, nonce.as_bytes());
-    push_line(&mut out, names.join(";").as_bytes());
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        out.extend_from_slice(name.as_bytes());
+    }
+    out.push(b'\n');
     for name in &names {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
         push_header_value(&mut out, request.headers, name)?;
         out.push(b'\n');
     }
-    out.extend_from_slice(hex::encode(Sha256::digest(request.body)).as_bytes());
+    let mut body_hash = [0u8; 64];
+    // 32 bytes always fit in 64 hex digits.
+    let _ = hex::encode_to_slice(Sha256::digest(request.body), &mut body_hash);
+    out.extend_from_slice(&body_hash);
     Ok(out)
 }
 
