@@ -97,6 +97,21 @@ fn a_one_character_change_anywhere_in_a_key_is_caught_offline() {
 }
 
 #[test]
+fn swapping_two_neighbouring_characters_is_caught_offline() {
+    let key = ApiKey::generate(&Prefix::new("pb").unwrap(), &mut rand::rng());
+    let text = key.expose().as_bytes().to_vec();
+    for i in 0..text.len() - 1 {
+        if text[i] == text[i + 1] {
+            continue;
+        }
+        let mut swapped = text.clone();
+        swapped.swap(i, i + 1);
+        let swapped = String::from_utf8(swapped).unwrap();
+        assert!(ApiKey::parse(&swapped).is_err(), "swap at {i} was accepted");
+    }
+}
+
+#[test]
 fn parsing_reads_the_prefix_from_the_right() {
     let key = ApiKey::generate(&Prefix::new("bee_live_eu").unwrap(), &mut rand::rng());
     let parsed = ApiKey::parse(key.expose()).unwrap();
