@@ -103,7 +103,8 @@ fn canonical(method: &str, uri: &str, body: &[u8], signed: &[(&str, &str)]) -> V
 
 #[test]
 fn moving_bytes_between_path_query_body_and_headers_changes_the_signed_bytes() {
-    let pairs: [((&str, &[u8]), (&str, &[u8])); 7] = [
+    type Request<'a> = (&'a str, &'a [u8]);
+    let pairs: [(Request<'_>, Request<'_>); 7] = [
         // path <-> query
         (("/chat?a=1", b""), ("/chata=1", b"")),
         (("/chat/a?b", b""), ("/chat?a/b", b"")),
