@@ -277,6 +277,14 @@ where
     }
 }
 
+impl<F> std::fmt::Debug for FnRule<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnRule")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Principal and resource must belong to the same (non-empty) tenant.
 #[derive(Debug, Clone)]
 pub struct SameTenant {
@@ -389,6 +397,16 @@ impl Rule for Countries {
                 RuleOutcome::Deny(format!("requests from {country} are not allowed"))
             }
         })
+    }
+}
+
+impl std::fmt::Debug for Countries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Countries")
+            .field("name", &self.scope.name)
+            .field("list", &self.list)
+            .field("allow_list", &self.allow_list)
+            .finish_non_exhaustive()
     }
 }
 

@@ -63,11 +63,14 @@
 //! let signed = Signer::new(signing_secret.clone())
 //!     .sign(&RequestParts::from_http(&head, body), &[])?;
 //! signed.apply(&mut head.headers);
+//! let bearer = format!("Bearer {}", issued.key.expose());
+//! head.headers.insert("authorization", bearer.parse()?);
 //!
 //! // The handler: key, then signature, then rights. Each refusal is logged with its
 //! // reason and answered with one uninformative 401.
-//! let caller = Caller { ip: Some("203.0.113.9".parse()?), origin: None };
-//! let record = match keys.verify(issued.key.expose(), &caller).await? {
+//! let presented = bee_auth::presented_key(&head.headers).unwrap_or_default();
+//! let caller = Caller::from_request(Some("203.0.113.9".parse()?), &head.headers);
+//! let record = match keys.verify(presented, &caller).await? {
 //!     KeyVerdict::Valid(record) => record,
 //!     KeyVerdict::Invalid(why) => {
 //!         // audit log: why.code(); caller: why.status(), why.public_message()
@@ -174,4 +177,4 @@ pub use signature::{
     SignatureRejection, SignatureVerdict, SignatureVerifier, Signer, SigningSecret,
 };
 pub use store::{KeyQuery, KeyStore, MemoryKeyStore, StoreError};
-pub use verdict::{Caller, KeyRejection, KeyVerdict};
+pub use verdict::{Caller, KeyRejection, KeyVerdict, presented_key};

@@ -104,6 +104,27 @@ impl KeyRejection {
     }
 }
 
+/// The API key a request presents: `Authorization: Bearer <key>` or, failing that,
+/// `X-Api-Key: <key>`. Only the header's shape is looked at;
+/// [`ApiKeys::verify`](crate::ApiKeys::verify) checks the key.
+pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    bearer
+        .or_else(|| {
+            headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|key| !key.is_empty())
+}
+
 /// What the verifier knows about the request a key came with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Caller<'a> {
@@ -111,4 +132,15 @@ pub struct Caller<'a> {
     pub ip: Option<std::net::IpAddr>,
     /// The value of the request's `Origin` header, if any.
     pub origin: Option<&'a str>,
+}
+
+impl<'a> Caller<'a> {
+    /// The caller of a request from `ip` (as the server determined it, behind its
+    /// trusted proxies) with these headers (the `Origin` header is read).
+    pub fn from_request(ip: Option<std::net::IpAddr>, headers: &'a http::HeaderMap) -> Self {
+        let origin = headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        Self { ip, origin }
+    }
 }

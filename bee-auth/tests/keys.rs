@@ -112,6 +112,55 @@ fn swapping_two_neighbouring_characters_is_caught_offline() {
 }
 
 #[test]
+fn keys_are_word_characters_only_so_they_select_with_a_double_click() {
+    for prefix in ["pb", "bee_live", "a1"] {
+        let key = ApiKey::generate(&Prefix::new(prefix).unwrap(), &mut rand::rng());
+        let text = key.expose();
+        let tail = &text[prefix.len()..];
+        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert_eq!(tail.len(), 1 + 12 + 1 + 49);
+        assert_eq!(&tail[..1], "_");
+        assert_eq!(&tail[13..14], "_");
+        assert!(
+            tail[1..13]
+                .bytes()
+                .chain(tail[14..].bytes())
+                .all(|b| b.is_ascii_alphanumeric())
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Any input, however broken, gives an answer and never a panic; what is accepted
+    /// is exactly the input, read back whole.
+    #[test]
+    fn parsing_arbitrary_text_never_panics(text in "\\PC{0,100}") {
+        if let Ok(key) = ApiKey::parse(&text) {
+            proptest::prop_assert_eq!(key.expose(), text.as_str());
+        }
+    }
+}
+
+#[test]
+fn the_services_futures_can_cross_threads() {
+    // axum runs handlers on a multi-threaded runtime: every future the server awaits
+    // must be Send, and the services must be shareable.
+    fn send<T: Send>(_: &T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<ApiKeys>();
+    shared::<bee_auth::SignatureVerifier>();
+    shared::<bee_auth::Roles>();
+    shared::<bee_auth::AbacPolicy>();
+    let f = fixture();
+    let caller = Caller::default();
+    send(&f.keys.verify("pb_x", &caller));
+    send(&f.keys.create(new_key()));
+    let id = bee_auth::KeyId::parse("000000000000").unwrap();
+    send(&f.keys.rotate(&id));
+    send(&f.keys.revoke(&id));
+}
+
+#[test]
 fn parsing_reads_the_prefix_from_the_right() {
     let key = ApiKey::generate(&Prefix::new("bee_live_eu").unwrap(), &mut rand::rng());
     let parsed = ApiKey::parse(key.expose()).unwrap();
@@ -341,6 +390,31 @@ async fn ipv6_ranges_and_ipv4_mapped_addresses_are_honoured() {
         let verdict = f.keys.verify(issued.key.expose(), &caller).await.unwrap();
         assert_eq!(verdict.is_valid(), ok, "{ip}");
     }
+}
+
+#[test]
+fn the_key_and_origin_are_read_from_the_request_headers() {
+    use http::{HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    assert_eq!(bee_auth::presented_key(&headers), None);
+    headers.insert("x-api-key", HeaderValue::from_static(" pb_from_x_api_key "));
+    assert_eq!(bee_auth::presented_key(&headers), Some("pb_from_x_api_key"));
+    headers.insert(
+        "authorization",
+        HeaderValue::from_static("Bearer pb_from_bearer"),
+    );
+    assert_eq!(bee_auth::presented_key(&headers), Some("pb_from_bearer"));
+    headers.insert(
+        "authorization",
+        HeaderValue::from_static("Basic dXNlcjpwdw=="),
+    );
+    assert_eq!(bee_auth::presented_key(&headers), Some("pb_from_x_api_key"));
+    headers.insert(
+        "origin",
+        HeaderValue::from_static("https://shop.example.com"),
+    );
+    let caller = Caller::from_request(Some("10.0.0.1".parse().unwrap()), &headers);
+    assert_eq!(caller.origin, Some("https://shop.example.com"));
 }
 
 // ---- storage ------------------------------------------------------------------------
