@@ -120,6 +120,9 @@ impl ApiKeys {
             return Ok(KeyVerdict::Invalid(why));
         }
         self.touch_if_due(&record, now).await;
+        if record.pepper_id != *self.peppers.current_id() {
+            self.move_to_current_pepper(&key, &record).await;
+        }
         Ok(KeyVerdict::Valid(Box::new(record)))
     }
 
@@ -322,6 +325,18 @@ impl ApiKeys {
         // A failed "last used" write must not refuse a valid key.
         if let Err(error) = self.store.touch(&record.key_id, at).await {
             tracing::debug!(key_id = %record.key_id, %error, "could not record key use");
+        }
+    }
+
+    /// Re-hashes a valid key under the current pepper, so that once every live key has
+    /// been used the old pepper can be retired. Best effort: a concurrent change wins.
+    async fn move_to_current_pepper(&self, key: &ApiKey, record: &KeyRecord) {
+        let mut moved = record.clone();
+        moved.secret_hash = self.peppers.current().hash(key.expose_secret().as_bytes());
+        moved.pepper_id = self.peppers.current_id().clone();
+        self.invalidate(&record.key_id);
+        if let Err(error) = self.store.update(&moved).await {
+            tracing::debug!(key_id = %record.key_id, %error, "could not move key to the current pepper");
         }
     }
 

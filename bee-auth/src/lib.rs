@@ -130,8 +130,10 @@
 //!   Redis that does not persist has the same gap when Redis restarts.
 //! - When the nonce store or key store cannot answer, verification returns an error
 //!   rather than a verdict; the server must refuse the request (503).
-//! - Records move to a new pepper only when their key is rotated: keep every pepper a
-//!   record names in [`Peppers`] until those keys are gone.
+//! - A record moves to the current pepper the first time its key is verified after a
+//!   pepper rotation (a single best-effort write). Keys not used since keep naming the
+//!   old pepper: keep it in [`Peppers`] until [`KeyStore::list`] shows no live record
+//!   naming it.
 //! - Rotation is not automatic: the server schedules it with
 //!   [`ApiKeys::due_for_rotation`] and [`ApiKeys::expiring`].
 //! - "Last used" is written at most once a minute per key (configurable), so it is

@@ -460,7 +460,7 @@ async fn last_use_is_written_at_most_once_per_interval() {
 // ---- peppers ------------------------------------------------------------------------
 
 #[tokio::test]
-async fn records_verify_under_the_pepper_they_name_after_a_pepper_rotation() {
+async fn records_verify_under_their_pepper_and_move_to_the_current_one_when_used() {
     let store = Arc::new(MemoryKeyStore::new());
     let old = ApiKeys::new(store.clone(), peppers(), policy()).unwrap();
     let old_key = old.create(new_key()).await.unwrap();
@@ -483,6 +483,21 @@ async fn records_verify_under_the_pepper_they_name_after_a_pepper_rotation() {
             .unwrap()
             .is_valid()
     );
+
+    // That verification moved the old key to the current pepper, so a server that has
+    // retired p1 still accepts it.
+    let moved = store.find(&old_key.key.key_id()).await.unwrap().unwrap();
+    assert_eq!(moved.pepper_id.as_str(), "p2");
+    let retired = Peppers::new(
+        PepperId::new("p2").unwrap(),
+        Pepper::from_bytes(&[2; 32]).unwrap(),
+    );
+    let only_new = ApiKeys::new(store.clone(), retired, policy()).unwrap();
+    let verdict = only_new
+        .verify(old_key.key.expose(), &Caller::default())
+        .await
+        .unwrap();
+    assert!(verdict.is_valid());
     assert!(
         new.verify(fresh.key.expose(), &Caller::default())
             .await
