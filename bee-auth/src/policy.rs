@@ -34,7 +34,9 @@ pub struct KeyPolicy {
     pub notice_days: u32,
     /// The longest life of a key, in days.
     pub max_age_days: u32,
-    /// Bits of entropy a secret must have; the format gives 256.03.
+    /// Bits of entropy a secret must have. Every key has a 43-character base62 secret
+    /// (256.03 bits), so any accepted value (128 to 256) is met; the field exists so
+    /// that a policy asking for more than the format gives is refused on load.
     pub min_entropy_bits: u32,
     /// Whether a key needs at least one scope.
     pub require_scope: bool,

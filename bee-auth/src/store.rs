@@ -1,6 +1,7 @@
 //! Where key records live: the [`KeyStore`] trait and its in-memory implementation.
 //!
-//! The SQL store (SQLite or PostgreSQL) is in [`sql`] behind the `sql` feature.
+//! The SQL store (SQLite or PostgreSQL) is `store::sql::SqlKeyStore`, behind the `sql`
+//! feature.
 
 use std::future::Future;
 use std::pin::Pin;
