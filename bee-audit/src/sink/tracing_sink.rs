@@ -1,0 +1,47 @@
+use super::{AuditSink, SinkError};
+use crate::event::Severity;
+use crate::scrub::Record;
+
+/// Emits each record as a `tracing` event with target `bee_audit`.
+///
+/// Info and low events go out at INFO, medium at WARN, high and critical at ERROR, with
+/// the kind, severity, outcome and correlation id as fields and the whole (scrubbed)
+/// event as JSON. It keeps nothing and proves nothing: pair it with a chained file sink.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn write(&self, record: &Record) -> Result<(), SinkError> {
+        let json = serde_json::to_string(record.event())
+            .map_err(|e| SinkError::Encode(e.into()))?;
+        let kind = serde_json::to_value(record.kind()).unwrap_or_default();
+        let kind = kind.as_str().unwrap_or("unknown");
+        let severity = format!("{:?}", record.severity).to_lowercase();
+        let outcome = format!("{:?}", record.outcome).to_lowercase();
+        let correlation_id = record.correlation_id.as_ref().map_or("", |l| l.as_str());
+        macro_rules! emit {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "bee_audit",
+                    $level,
+                    kind,
+                    severity,
+                    outcome,
+                    correlation_id,
+                    event = %json,
+                    "audit event"
+                )
+            };
+        }
+        match record.severity {
+            Severity::Info | Severity::Low => emit!(tracing::Level::INFO),
+            Severity::Medium => emit!(tracing::Level::WARN),
+            Severity::High | Severity::Critical => emit!(tracing::Level::ERROR),
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
