@@ -1,6 +1,6 @@
 //! The chained JSON Lines file sink.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use super::{AuditSink, SinkError};
 use crate::chain::{Chainer, Link};
-use crate::clock::Clock;
+use crate::clock::{Clock, elapsed};
 use crate::event::{Activity, Event, Severity, SystemNote};
 use crate::format::Format;
+use crate::gdpr::{RetentionReport, file_span};
 use crate::head::{HEAD_FILE, Head, HeadError, HeadWriter};
 use crate::key::ChainKey;
 use crate::layout::{self, file_name};
@@ -243,6 +244,49 @@ impl ChainedFileSink {
     /// The sequence number of the last record written.
     pub fn last_seq(&self) -> u64 {
         self.shared.lock_state().last.seq
+    }
+
+    /// Removes whole rotated files, oldest first, whose newest record is at least
+    /// `max_age` old, and records what it removed as a
+    /// [`SystemNote::RetentionApplied`] event. Stops at the first file that is too recent
+    /// or cannot be read, and never removes the file being written, so what remains is
+    /// an unbroken end of the chain.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be removed, or the note cannot be written.
+    pub fn apply_retention(&self, max_age: Duration) -> Result<RetentionReport, SinkError> {
+        let dir = &self.shared.config.dir;
+        let current = self.shared.lock_state().index;
+        let now = self.shared.clock.now();
+        let files = layout::log_files(dir).map_err(|e| SinkError::io(dir, "list", e))?;
+
+        let mut removed = Vec::new();
+        let mut first_kept_seq = None;
+        for path in files.iter().filter(|p| layout::file_index(p).is_some_and(|i| i < current)) {
+            let span = file_span(path);
+            let expired = span
+                .as_ref()
+                .and_then(|s| s.newest)
+                .is_some_and(|newest| elapsed(newest, now) >= max_age);
+            if !expired {
+                break;
+            }
+            fs::remove_file(path).map_err(|e| SinkError::io(path, "remove", e))?;
+            removed.push(path.clone());
+        }
+        if let Some(next) = files.get(removed.len()) {
+            first_kept_seq = file_span(next).and_then(|s| s.first_seq);
+        }
+        if !removed.is_empty() {
+            layout::sync_dir(dir).map_err(|e| SinkError::io(dir, "sync directory", e))?;
+            let note = SystemNote::RetentionApplied {
+                files: removed.iter().map(|p| display_name(p)).collect(),
+                first_kept_seq: first_kept_seq.unwrap_or_default(),
+            };
+            self.shared.write(&self.shared.system_event(note))?;
+        }
+        Ok(RetentionReport { removed, first_kept_seq })
     }
 
     /// Stops the background syncer and makes everything durable. Later writes fail with
@@ -551,7 +595,7 @@ impl Opened {
 mod tests {
     use jiff::Timestamp;
 
-    use std::fs::{self, OpenOptions};
+    use std::fs::OpenOptions;
 
     use super::*;
     use crate::clock::ManualClock;
