@@ -163,7 +163,7 @@ fn itoa_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        buf[i] = b"0123456789"[usize::try_from(n % 10).unwrap_or(0)];
         n /= 10;
         if n == 0 {
             return &buf[i..];

@@ -27,8 +27,8 @@
 //! signed checkpoint) closes that gap, and is outside this crate.
 //!
 //! Likewise the start: files removed from the front of the chain (as
-//! [retention](crate::gdpr::apply_retention) does, recording it in the chain) leave a
-//! chain that starts at a later sequence number. The report gives that number
+//! [retention](crate::ChainedFileSink::apply_retention) does, recording it in the chain)
+//! leave a chain that starts at a later sequence number. The report gives that number
 //! ([`VerifyReport::first_seq`]); whether the missing start is legitimate is for the
 //! reader to judge from the retention records.
 //!
