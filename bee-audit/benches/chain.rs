@@ -54,7 +54,13 @@ struct PlainJsonl {
 
 impl PlainJsonl {
     fn open(path: &Path, sync: Durability) -> Self {
-        let file = Arc::new(OpenOptions::new().create(true).append(true).open(path).unwrap());
+        let file = Arc::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap(),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         if let Durability::Interval(every) = sync {
             let (file, stop) = (Arc::clone(&file), Arc::clone(&stop));
@@ -66,7 +72,12 @@ impl PlainJsonl {
             });
         }
         let every_record = sync == Durability::EveryRecord;
-        Self { file, buf: Mutex::new(Vec::with_capacity(1024)), every_record, stop }
+        Self {
+            file,
+            buf: Mutex::new(Vec::with_capacity(1024)),
+            every_record,
+            stop,
+        }
     }
 
     fn write(&self, record: &Record) {
@@ -107,7 +118,11 @@ fn appends(c: &mut Criterion, name: &str, durability: Durability) {
 }
 
 fn append_interval(c: &mut Criterion) {
-    appends(c, "append_fsync_10ms", Durability::Interval(Duration::from_millis(10)));
+    appends(
+        c,
+        "append_fsync_10ms",
+        Durability::Interval(Duration::from_millis(10)),
+    );
 }
 
 fn append_every_record(c: &mut Criterion) {
@@ -130,7 +145,10 @@ fn verify_speed(c: &mut Criterion) {
     }
     sink.close().unwrap();
     let files = ChainedFileSink::files(dir.path()).unwrap();
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     let hmac_key = [7u8; 32];
 
     let mut group = c.benchmark_group("verify");

@@ -117,7 +117,11 @@ impl Auditor {
     pub async fn record(&self, event: Event) -> Result<Vec<Alert>, AuditError> {
         let record = Record::scrub(event, self.scrubber.as_ref());
         let mut result = self.write(record.clone()).await;
-        let alerts = self.monitor.as_ref().map(|m| m.observe(&record)).unwrap_or_default();
+        let alerts = self
+            .monitor
+            .as_ref()
+            .map(|m| m.observe(&record))
+            .unwrap_or_default();
         for alert in &alerts {
             let written = self.respond(alert).await;
             result = result.and(written);
@@ -156,7 +160,9 @@ impl Auditor {
         };
         for action in playbooks.plan(alert) {
             let outcome = actions.take(&action).await;
-            let written = self.write(self.action_record(alert, &action, outcome.err())).await;
+            let written = self
+                .write(self.action_record(alert, &action, outcome.err()))
+                .await;
             result = result.and(written);
         }
         result
@@ -182,7 +188,11 @@ impl Auditor {
         action: &Action,
         error: Option<crate::playbook::ActionError>,
     ) -> Record {
-        let outcome = if error.is_some() { Outcome::Failure } else { Outcome::Success };
+        let outcome = if error.is_some() {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
         let activity = Activity::IncidentAction {
             playbook: playbook_name(alert.kind),
             action: action.record(error.map(|e| e.0)),

@@ -43,7 +43,10 @@ pub(crate) struct Link {
 
 impl Link {
     /// The state before the first record of a chain.
-    pub(crate) const START: Link = Link { seq: 0, mac: GENESIS };
+    pub(crate) const START: Link = Link {
+        seq: 0,
+        mac: GENESIS,
+    };
 }
 
 /// Frames and checks record lines under one key.
@@ -55,7 +58,9 @@ pub(crate) struct Chainer {
 
 impl Chainer {
     pub(crate) fn new(key: &ChainKey) -> Self {
-        Self { mac: key.record_mac() }
+        Self {
+            mac: key.record_mac(),
+        }
     }
 
     /// Appends the line (with its newline) after `last` to `out`; `event` writes the event
@@ -91,7 +96,12 @@ impl Chainer {
     }
 
     fn tag(&self, signed: &[u8]) -> Tag {
-        self.mac.clone().chain_update(signed).finalize().into_bytes().into()
+        self.mac
+            .clone()
+            .chain_update(signed)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 }
 
@@ -119,7 +129,13 @@ impl<'a> Line<'a> {
         let prev_hex = rest.get(..2 * MAC_LEN)?;
         let event = rest[2 * MAC_LEN..].strip_prefix(EVENT_OPEN)?;
 
-        Some(Self { seq, prev: parse_hex(prev_hex)?, mac: parse_hex(mac_hex)?, signed, event })
+        Some(Self {
+            seq,
+            prev: parse_hex(prev_hex)?,
+            mac: parse_hex(mac_hex)?,
+            signed,
+            event,
+        })
     }
 }
 
@@ -128,7 +144,9 @@ fn parse_seq(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Lowercase hex only, so that a MAC has exactly one spelling.
@@ -195,7 +213,10 @@ mod tests {
         let (line, link) = framed(Link::START, r#"{"a":1}"#);
         assert!(line.ends_with(b"\n"));
         let parsed = Line::parse(&line[..line.len() - 1]).unwrap();
-        assert_eq!((parsed.seq, parsed.prev, parsed.mac), (1, GENESIS, link.mac));
+        assert_eq!(
+            (parsed.seq, parsed.prev, parsed.mac),
+            (1, GENESIS, link.mac)
+        );
         assert_eq!(parsed.event, br#"{"a":1}"#);
         assert!(chainer().authentic(&parsed));
 

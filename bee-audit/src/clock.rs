@@ -33,7 +33,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Arc::new(Mutex::new(start)) }
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
     }
 
     /// Moves the clock forward by `by` (saturating at the largest instant).
@@ -77,6 +79,9 @@ mod tests {
     fn elapsed_is_zero_when_time_went_backwards() {
         let later = Timestamp::from_second(10).unwrap();
         assert_eq!(elapsed(later, Timestamp::UNIX_EPOCH), Duration::ZERO);
-        assert_eq!(elapsed(Timestamp::UNIX_EPOCH, later), Duration::from_secs(10));
+        assert_eq!(
+            elapsed(Timestamp::UNIX_EPOCH, later),
+            Duration::from_secs(10)
+        );
     }
 }

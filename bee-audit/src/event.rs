@@ -475,7 +475,10 @@ pub struct Source {
 impl Source {
     /// A source known only by its address.
     pub fn address(address: IpAddr) -> Self {
-        Self { address: Some(address), user_agent: None }
+        Self {
+            address: Some(address),
+            user_agent: None,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -534,8 +537,14 @@ impl Label {
     /// [`FieldError::Label`] when `value` is not a label.
     pub fn new(value: &str) -> Result<Self, FieldError> {
         let fits = (1..=LABEL_MAX).contains(&value.len())
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:/*-".contains(&b));
-        if fits { Ok(Self(value.into())) } else { Err(FieldError::Label) }
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:/*-".contains(&b));
+        if fits {
+            Ok(Self(value.into()))
+        } else {
+            Err(FieldError::Label)
+        }
     }
 
     /// A label the crate itself names; its tests check every such name.
@@ -609,10 +618,15 @@ impl KeyRef {
         let prefix_ok = (1..=32).contains(&prefix.len())
             && prefix.starts_with(|c: char| c.is_ascii_lowercase())
             && !prefix.ends_with('_')
-            && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         let id_ok = key_id.len() == KEY_ID_LEN && key_id.bytes().all(|b| b.is_ascii_alphanumeric());
         if prefix_ok && id_ok {
-            Ok(Self { prefix: prefix.into(), id: key_id.into() })
+            Ok(Self {
+                prefix: prefix.into(),
+                id: key_id.into(),
+            })
         } else {
             Err(FieldError::KeyRef)
         }
@@ -649,7 +663,10 @@ impl KeyRef {
         let (prefix, shown) = body.rsplit_once('_').ok_or(FieldError::KeyRef)?;
         let padded = format!("{shown:0<KEY_ID_LEN$}");
         let full = Self::new(prefix, &padded)?;
-        Ok(Self { prefix: full.prefix, id: shown.into() })
+        Ok(Self {
+            prefix: full.prefix,
+            id: shown.into(),
+        })
     }
 }
 
@@ -727,7 +744,11 @@ impl Pseudonymizer {
 
     /// The pseudonym of `subject_id` (128 bits of the MAC, hex-encoded).
     pub fn pseudonym(&self, subject_id: &str) -> Pseudonym {
-        let tag = self.key.subject_mac().chain_update(subject_id.as_bytes()).finalize();
+        let tag = self
+            .key
+            .subject_mac()
+            .chain_update(subject_id.as_bytes())
+            .finalize();
         let bytes = tag.into_bytes();
         Pseudonym(format!("ps_{}", hex::encode(&bytes[..16])).into())
     }
@@ -776,8 +797,14 @@ mod tests {
     fn pseudonyms_are_stable_per_key_and_differ_across_keys() {
         let a = Pseudonymizer::new(PseudonymKey::from_bytes(&[1; 32]).unwrap());
         let b = Pseudonymizer::new(PseudonymKey::from_bytes(&[2; 32]).unwrap());
-        assert_eq!(a.pseudonym("alice@example.com"), a.pseudonym("alice@example.com"));
-        assert_ne!(a.pseudonym("alice@example.com"), b.pseudonym("alice@example.com"));
+        assert_eq!(
+            a.pseudonym("alice@example.com"),
+            a.pseudonym("alice@example.com")
+        );
+        assert_ne!(
+            a.pseudonym("alice@example.com"),
+            b.pseudonym("alice@example.com")
+        );
         let p = a.pseudonym("alice@example.com");
         assert!(p.as_str().starts_with("ps_") && p.as_str().len() == 35);
         let back: Pseudonym = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
@@ -789,7 +816,10 @@ mod tests {
     fn events_round_trip_through_json_with_their_kind_inline() {
         let event = Event::new(
             Timestamp::from_second(1_700_000_000).unwrap(),
-            Activity::Authentication { method: label("api_key"), reason: Some(label("bad_hash")) },
+            Activity::Authentication {
+                method: label("api_key"),
+                reason: Some(label("bad_hash")),
+            },
         )
         .outcome(Outcome::Failure)
         .severity(Severity::Medium)

@@ -168,7 +168,7 @@ impl<'a> Ocsf<'a> {
                 tenant_uid: event.actor.tenant.as_ref().map(|l| l.as_str()),
             },
             message: event.message.as_deref(),
-            src_endpoint: has_source.then(|| Endpoint {
+            src_endpoint: has_source.then_some(Endpoint {
                 ip: source.address,
                 user_agent: source.user_agent.as_deref(),
             }),
@@ -188,7 +188,10 @@ mod tests {
     fn ocsf_form_carries_class_activity_severity_and_epoch_millis() {
         let event = Event::new(
             Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
-            Activity::Authentication { method: Label::new("api_key").unwrap(), reason: None },
+            Activity::Authentication {
+                method: Label::new("api_key").unwrap(),
+                reason: None,
+            },
         )
         .outcome(Outcome::Failure)
         .severity(Severity::High)

@@ -113,7 +113,10 @@ impl ProcessingRegister {
 
     fn validate(&self) -> Result<(), RegisterError> {
         let invalid = |i: usize, field: &str, problem| {
-            Err(RegisterError::Invalid { field: format!("records[{i}].{field}"), problem })
+            Err(RegisterError::Invalid {
+                field: format!("records[{i}].{field}"),
+                problem,
+            })
         };
         for (i, r) in self.records.iter().enumerate() {
             if r.purpose.trim().is_empty() {
@@ -203,7 +206,9 @@ records:
     #[test]
     fn register_refuses_nonsense_naming_the_field() {
         let zero = REGISTER.replace("retention_days: 30", "retention_days: 0");
-        let error = ProcessingRegister::from_yaml(&zero).unwrap_err().to_string();
+        let error = ProcessingRegister::from_yaml(&zero)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("records[1].retention_days"), "{error}");
 
         let dup = REGISTER.replace("name: conversations", "name: security_audit_log");

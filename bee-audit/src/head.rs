@@ -76,7 +76,12 @@ impl Head {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(HeadError::Io { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(HeadError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
         let mac = key.head_mac();
         let best = bytes
@@ -86,7 +91,9 @@ impl Head {
         match best {
             Some(link) => Ok(Some(Head { link })),
             None if bytes.iter().all(|&b| b == 0) => Ok(None),
-            None => Err(HeadError::Invalid { path: path.to_owned() }),
+            None => Err(HeadError::Invalid {
+                path: path.to_owned(),
+            }),
         }
     }
 }
@@ -100,7 +107,11 @@ pub(crate) struct HeadWriter {
 
 impl HeadWriter {
     pub(crate) fn new(file: File, key: &ChainKey, written: u64) -> Self {
-        Self { file, mac: key.head_mac(), written }
+        Self {
+            file,
+            mac: key.head_mac(),
+            written,
+        }
     }
 
     /// Writes `link` into its slot unless a later head is written already.
@@ -121,7 +132,12 @@ impl HeadWriter {
 
 fn slot_text(link: Link, mac: &Hmac<Sha256>) -> String {
     let tag = head_tag(link, mac);
-    format!("{:020} {} {}\n", link.seq, hex::encode(link.mac), hex::encode(tag))
+    format!(
+        "{:020} {} {}\n",
+        link.seq,
+        hex::encode(link.mac),
+        hex::encode(tag)
+    )
 }
 
 fn head_tag(link: Link, mac: &Hmac<Sha256>) -> Tag {
@@ -135,7 +151,10 @@ fn parse_slot(slot: &[u8], mac: &Hmac<Sha256>) -> Option<Link> {
     let text = std::str::from_utf8(slot.get(..SLOT_TEXT)?).ok()?;
     let mut parts = text.strip_suffix('\n')?.split(' ');
     let seq: u64 = parts.next()?.parse().ok()?;
-    let mut link = Link { seq, mac: [0; MAC_LEN] };
+    let mut link = Link {
+        seq,
+        mac: [0; MAC_LEN],
+    };
     hex::decode_to_slice(parts.next()?, &mut link.mac).ok()?;
     let mut tag = [0u8; MAC_LEN];
     hex::decode_to_slice(parts.next()?, &mut tag).ok()?;
@@ -168,7 +187,12 @@ mod tests {
     }
 
     fn writer(path: &Path) -> HeadWriter {
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .unwrap();
         HeadWriter::new(file, &key(), 0)
     }
 
@@ -177,11 +201,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(HEAD_FILE);
         let mut w = writer(&path);
-        w.write(Link { seq: 7, mac: [1; 32] }).unwrap();
-        w.write(Link { seq: 8, mac: [2; 32] }).unwrap();
-        w.write(Link { seq: 8, mac: [9; 32] }).unwrap();
+        w.write(Link {
+            seq: 7,
+            mac: [1; 32],
+        })
+        .unwrap();
+        w.write(Link {
+            seq: 8,
+            mac: [2; 32],
+        })
+        .unwrap();
+        w.write(Link {
+            seq: 8,
+            mac: [9; 32],
+        })
+        .unwrap();
         let head = Head::read(&path, &key()).unwrap().unwrap();
-        assert_eq!(head.link(), Link { seq: 8, mac: [2; 32] });
+        assert_eq!(
+            head.link(),
+            Link {
+                seq: 8,
+                mac: [2; 32]
+            }
+        );
     }
 
     #[test]
@@ -189,8 +231,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(HEAD_FILE);
         let mut w = writer(&path);
-        w.write(Link { seq: 7, mac: [1; 32] }).unwrap();
-        w.write(Link { seq: 8, mac: [2; 32] }).unwrap();
+        w.write(Link {
+            seq: 7,
+            mac: [1; 32],
+        })
+        .unwrap();
+        w.write(Link {
+            seq: 8,
+            mac: [2; 32],
+        })
+        .unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[30] ^= 1; // slot of seq 8
         std::fs::write(&path, &bytes).unwrap();
@@ -202,8 +252,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(HEAD_FILE);
         assert!(Head::read(&path, &key()).unwrap().is_none());
-        writer(&path).write(Link { seq: 1, mac: [1; 32] }).unwrap();
+        writer(&path)
+            .write(Link {
+                seq: 1,
+                mac: [1; 32],
+            })
+            .unwrap();
         let other = ChainKey::from_bytes(&[4; 32]).unwrap();
-        assert!(matches!(Head::read(&path, &other), Err(HeadError::Invalid { .. })));
+        assert!(matches!(
+            Head::read(&path, &other),
+            Err(HeadError::Invalid { .. })
+        ));
     }
 }

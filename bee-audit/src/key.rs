@@ -133,21 +133,30 @@ impl Key32 {
     }
 
     fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        let array: [u8; KEY_LEN] = bytes.try_into().map_err(|_| KeyError::Length(bytes.len()))?;
+        let array: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| KeyError::Length(bytes.len()))?;
         Ok(Self(Zeroizing::new(array)))
     }
 
     fn read_file(path: &Path) -> Result<Self, KeyError> {
-        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let io_err = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io_err)?);
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        hex::decode_to_slice(text.trim(), bytes.as_mut())
-            .map_err(|_| KeyError::Format { path: path.to_owned() })?;
+        hex::decode_to_slice(text.trim(), bytes.as_mut()).map_err(|_| KeyError::Format {
+            path: path.to_owned(),
+        })?;
         Ok(Self(bytes))
     }
 
     fn write_new_file(&self, path: &Path) -> Result<(), KeyError> {
-        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let io_err = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -209,7 +218,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         ChainKey::create_file(&path).unwrap();
-        assert!(matches!(ChainKey::create_file(&path), Err(KeyError::Io { .. })));
+        assert!(matches!(
+            ChainKey::create_file(&path),
+            Err(KeyError::Io { .. })
+        ));
     }
 
     #[test]
@@ -218,7 +230,10 @@ mod tests {
         let path = dir.path().join("k");
         for bad in ["", "abc", &"g".repeat(64), &"a".repeat(66)] {
             std::fs::write(&path, bad).unwrap();
-            assert!(matches!(ChainKey::read_file(&path), Err(KeyError::Format { .. })));
+            assert!(matches!(
+                ChainKey::read_file(&path),
+                Err(KeyError::Format { .. })
+            ));
         }
         std::fs::write(&path, format!("  {}\r\n", "0f".repeat(32))).unwrap();
         assert!(ChainKey::read_file(&path).is_ok());

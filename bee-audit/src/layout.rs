@@ -98,7 +98,13 @@ pub(crate) struct Tail {
 
 impl Tail {
     pub(crate) fn empty(path: PathBuf, index: u64) -> Self {
-        Self { path, index, last: Link::START, rotated: false, torn: None }
+        Self {
+            path,
+            index,
+            last: Link::START,
+            rotated: false,
+            torn: None,
+        }
     }
 }
 
@@ -108,7 +114,10 @@ pub(crate) fn recover_tail(
     files: &[PathBuf],
     chainer: &Chainer,
 ) -> Result<Tail, OpenError> {
-    let io_err = |source| OpenError::Io { path: last.to_owned(), source };
+    let io_err = |source| OpenError::Io {
+        path: last.to_owned(),
+        source,
+    };
     let bytes = fs::read(last).map_err(io_err)?;
     let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
     let lines = memchr::memchr_iter(b'\n', &bytes[..complete]).count() as u64;
@@ -134,20 +143,35 @@ fn authentic_last_line(
     chainer: &Chainer,
 ) -> Result<(Link, bool), OpenError> {
     let start = memchr::memrchr(b'\n', text).map_or(0, |i| i + 1);
-    let corrupt = || OpenError::Corrupt { file: path.to_owned(), line: line_no };
+    let corrupt = || OpenError::Corrupt {
+        file: path.to_owned(),
+        line: line_no,
+    };
     let line = Line::parse(&text[start..]).ok_or_else(corrupt)?;
     if !chainer.authentic(&line) {
         return Err(corrupt());
     }
-    Ok((Link { seq: line.seq, mac: line.mac }, is_rotation_marker(line.event)))
+    Ok((
+        Link {
+            seq: line.seq,
+            mac: line.mac,
+        },
+        is_rotation_marker(line.event),
+    ))
 }
 
 fn previous_file_end(path: &Path, chainer: &Chainer) -> Result<Link, OpenError> {
-    let bytes = fs::read(path).map_err(|source| OpenError::Io { path: path.to_owned(), source })?;
+    let bytes = fs::read(path).map_err(|source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
     let lines = memchr::memchr_iter(b'\n', &bytes[..complete]).count() as u64;
     if complete == 0 {
-        return Err(OpenError::Corrupt { file: path.to_owned(), line: 1 });
+        return Err(OpenError::Corrupt {
+            file: path.to_owned(),
+            line: 1,
+        });
     }
     authentic_last_line(&bytes[..complete - 1], path, lines, chainer).map(|(link, _)| link)
 }
@@ -163,11 +187,23 @@ fn set_aside(path: &Path, torn: &[u8], keep: usize, line: u64) -> Result<TornTai
         .find(|p| !p.exists())
         .unwrap_or_else(|| path.with_extension("torn"));
     let mut copy = create_log_file(&kept_in).map_err(io_err(&kept_in))?;
-    copy.write_all(torn).and_then(|()| copy.sync_all()).map_err(io_err(&kept_in))?;
+    copy.write_all(torn)
+        .and_then(|()| copy.sync_all())
+        .map_err(io_err(&kept_in))?;
 
-    let log = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
-    log.set_len(keep as u64).and_then(|()| log.sync_all()).map_err(io_err(path))?;
-    Ok(TornTail { file: path.to_owned(), line, bytes: torn.len() as u64, kept_in })
+    let log = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    log.set_len(keep as u64)
+        .and_then(|()| log.sync_all())
+        .map_err(io_err(path))?;
+    Ok(TornTail {
+        file: path.to_owned(),
+        line,
+        bytes: torn.len() as u64,
+        kept_in,
+    })
 }
 
 /// Opens the file the next record goes to: the last one, or a new one after a marker.
@@ -180,9 +216,15 @@ pub(crate) fn open_for_append(
     } else {
         (tail.path.clone(), tail.index)
     };
-    let io_err = |source| OpenError::Io { path: path.clone(), source };
+    let io_err = |source| OpenError::Io {
+        path: path.clone(),
+        source,
+    };
     let file = if path.exists() {
-        OpenOptions::new().append(true).open(&path).map_err(io_err)?
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err)?
     } else {
         let file = create_log_file(&path).map_err(io_err)?;
         sync_dir(dir).map_err(io_err)?;
@@ -200,17 +242,24 @@ mod tests {
     fn file_names_sort_and_parse_back() {
         assert_eq!(file_name(7), "audit-00000007.jsonl");
         assert_eq!(file_index(Path::new("/x/audit-00000007.jsonl")), Some(7));
-        assert_eq!(file_index(Path::new("/x/audit-00000007.jsonl.torn-1")), None);
+        assert_eq!(
+            file_index(Path::new("/x/audit-00000007.jsonl.torn-1")),
+            None
+        );
         assert_eq!(file_index(Path::new("/x/audit-.jsonl")), None);
     }
 
     #[test]
     fn rotation_markers_are_recognised_in_both_formats() {
-        assert!(is_rotation_marker(br#"{"kind":"audit_system","note":"rotated","next":"a"}"#));
+        assert!(is_rotation_marker(
+            br#"{"kind":"audit_system","note":"rotated","next":"a"}"#
+        ));
         assert!(is_rotation_marker(
             br#"{"class_uid":3004,"unmapped":{"kind":"audit_system","note":"rotated"}}"#
         ));
-        assert!(!is_rotation_marker(br#"{"kind":"config_change","setting":"rotated"}"#));
+        assert!(!is_rotation_marker(
+            br#"{"kind":"config_change","setting":"rotated"}"#
+        ));
 
         let marker = crate::event::Event::new(
             jiff::Timestamp::UNIX_EPOCH,

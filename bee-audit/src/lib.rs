@@ -141,9 +141,9 @@ pub mod verify;
 pub use auditor::{AuditError, Auditor, AuditorBuilder, Destination};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{
-    AbuseResponse, ActionRecord, Activity, Actor, AlertRecord, DataOperation, Decision,
-    Direction, Event, EventKind, FieldError, KeyOperation, KeyRef, LABEL_MAX, Label, Outcome,
-    Pseudonym, Pseudonymizer, Severity, Source, SystemNote, Target,
+    AbuseResponse, ActionRecord, Activity, Actor, AlertRecord, DataOperation, Decision, Direction,
+    Event, EventKind, FieldError, KeyOperation, KeyRef, LABEL_MAX, Label, Outcome, Pseudonym,
+    Pseudonymizer, Severity, Source, SystemNote, Target,
 };
 pub use format::{Format, OCSF_VERSION, ocsf_class, ocsf_severity};
 pub use head::{HEAD_FILE, Head, HeadError};

@@ -117,7 +117,10 @@ fn default_max_groups() -> usize {
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        Self { max_groups: default_max_groups(), rules: Self::default_rules() }
+        Self {
+            max_groups: default_max_groups(),
+            rules: Self::default_rules(),
+        }
     }
 }
 
@@ -159,16 +162,44 @@ impl MonitorConfig {
         vec![
             Rule {
                 outcome: Some(Outcome::Failure),
-                ..rule("brute_force", AlertKind::BruteForce, EventKind::Authentication, GroupBy::Address, 5, 300)
+                ..rule(
+                    "brute_force",
+                    AlertKind::BruteForce,
+                    EventKind::Authentication,
+                    GroupBy::Address,
+                    5,
+                    300,
+                )
             },
             Rule {
                 severity: Severity::Medium,
-                ..rule("flood", AlertKind::Flood, EventKind::RateLimit, GroupBy::Address, 10, 600)
+                ..rule(
+                    "flood",
+                    AlertKind::Flood,
+                    EventKind::RateLimit,
+                    GroupBy::Address,
+                    10,
+                    600,
+                )
             },
-            rule("pii_leak", AlertKind::PiiLeak, EventKind::PiiDetected, GroupBy::Session, 20, 3600),
+            rule(
+                "pii_leak",
+                AlertKind::PiiLeak,
+                EventKind::PiiDetected,
+                GroupBy::Session,
+                20,
+                3600,
+            ),
             Rule {
                 count: Counting::DistinctAddresses,
-                ..rule("api_abuse", AlertKind::ApiAbuse, EventKind::AbuseAction, GroupBy::Key, 3, 1800)
+                ..rule(
+                    "api_abuse",
+                    AlertKind::ApiAbuse,
+                    EventKind::AbuseAction,
+                    GroupBy::Key,
+                    3,
+                    1800,
+                )
             },
         ]
     }
@@ -279,7 +310,12 @@ impl Monitor {
     pub fn new(config: MonitorConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         config.validate()?;
         let rules = config.rules.iter().map(|_| RuleState::default()).collect();
-        Ok(Self { config, clock, rules: Mutex::new(rules), evicted: AtomicU64::new(0) })
+        Ok(Self {
+            config,
+            clock,
+            rules: Mutex::new(rules),
+            evicted: AtomicU64::new(0),
+        })
     }
 
     /// Counts `record` under every rule it matches; returns the alerts it raised.
@@ -291,7 +327,9 @@ impl Monitor {
             if !matches(rule, record) {
                 continue;
             }
-            let Some(group) = group_of(rule.group_by, record) else { continue };
+            let Some(group) = group_of(rule.group_by, record) else {
+                continue;
+            };
             let (tracked, evicted) = state.group(group.clone(), self.config.max_groups);
             if evicted {
                 self.evicted.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +365,9 @@ impl Monitor {
 
 impl std::fmt::Debug for Monitor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Monitor").field("rules", &self.config.rules.len()).finish()
+        f.debug_struct("Monitor")
+            .field("rules", &self.config.rules.len())
+            .finish()
     }
 }
 
@@ -359,7 +399,9 @@ impl RuleState {
         let mut evicted = false;
         if !self.groups.contains_key(&group) {
             while self.groups.len() >= max {
-                let Some(oldest) = self.order.pop_front() else { break };
+                let Some(oldest) = self.order.pop_front() else {
+                    break;
+                };
                 evicted |= self.groups.remove(&oldest).is_some();
             }
             self.order.push_back(group.clone());

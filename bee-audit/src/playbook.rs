@@ -111,13 +111,19 @@ pub struct RecordedActions {
 impl RecordedActions {
     /// The actions asked for so far, in order.
     pub fn taken(&self) -> Vec<Action> {
-        self.taken.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl Actions for RecordedActions {
     fn take<'a>(&'a self, action: &'a Action) -> ActionFuture<'a> {
-        self.taken.lock().unwrap_or_else(PoisonError::into_inner).push(action.clone());
+        self.taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(action.clone());
         Box::pin(std::future::ready(Ok(())))
     }
 }

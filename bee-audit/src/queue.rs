@@ -42,7 +42,10 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self { capacity: 8192, overflow: Overflow::Wait }
+        Self {
+            capacity: 8192,
+            overflow: Overflow::Wait,
+        }
     }
 }
 
@@ -88,7 +91,11 @@ impl AuditQueue {
         let (sender, receiver) = mpsc::channel(config.capacity.max(1));
         let (done_tx, done_rx) = oneshot::channel();
         let counters = Arc::new(Counters::default());
-        let writer = Writer { sink, clock, counters: Arc::clone(&counters) };
+        let writer = Writer {
+            sink,
+            clock,
+            counters: Arc::clone(&counters),
+        };
         std::thread::spawn(move || {
             writer.run(receiver);
             // The closer may have stopped waiting; nothing to do then.
@@ -114,7 +121,10 @@ impl AuditQueue {
             Overflow::Drop => self.try_send(record),
             Overflow::Wait => {
                 let sender = self.sender()?;
-                sender.send(Message::Record(record)).await.map_err(|_| QueueError::Closed)
+                sender
+                    .send(Message::Record(record))
+                    .await
+                    .map_err(|_| QueueError::Closed)
             }
         }
     }
@@ -131,7 +141,9 @@ impl AuditQueue {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                self.counters.dropped_unlogged.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .dropped_unlogged
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(QueueError::Dropped)
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(QueueError::Closed),
@@ -146,7 +158,10 @@ impl AuditQueue {
     pub async fn flush(&self) -> Result<(), QueueError> {
         self.take_pending_error()?;
         let (reply, answer) = oneshot::channel();
-        self.sender()?.send(Message::Flush(reply)).await.map_err(|_| QueueError::Closed)?;
+        self.sender()?
+            .send(Message::Flush(reply))
+            .await
+            .map_err(|_| QueueError::Closed)?;
         answer.await.map_err(|_| QueueError::Closed)??;
         self.take_pending_error()
     }
@@ -158,8 +173,15 @@ impl AuditQueue {
     /// As [`flush`](Self::flush).
     pub async fn close(&self) -> Result<(), QueueError> {
         let flushed = self.flush().await;
-        self.sender.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let done = self
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(done) = done {
             // An error here means the writer thread ended already.
             let _ = done.await;
@@ -183,8 +205,11 @@ impl AuditQueue {
     }
 
     fn take_pending_error(&self) -> Result<(), QueueError> {
-        let mut pending =
-            self.counters.pending_error.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self
+            .counters
+            .pending_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         pending.take().map_or(Ok(()), |e| Err(QueueError::Sink(e)))
     }
 }
@@ -240,7 +265,11 @@ impl Writer {
 
     fn failed(&self, error: SinkError) {
         self.counters.failed_writes.fetch_add(1, Ordering::Relaxed);
-        *self.counters.pending_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+        *self
+            .counters
+            .pending_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
     }
 }
 
@@ -258,7 +287,9 @@ mod tests {
     fn record(n: u32) -> Record {
         let event = Event::new(
             Timestamp::UNIX_EPOCH,
-            Activity::ConfigChange { setting: Label::new("x").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("x").unwrap(),
+            },
         )
         .detail(Label::new("n").unwrap(), n);
         Record::scrub(event, &Verbatim)
@@ -277,7 +308,11 @@ mod tests {
 
     impl Gate {
         fn new() -> Self {
-            Self { inner: MemorySink::new(1000), open: Mutex::new(false), opened: Condvar::new() }
+            Self {
+                inner: MemorySink::new(1000),
+                open: Mutex::new(false),
+                opened: Condvar::new(),
+            }
         }
 
         fn open(&self) {
@@ -324,13 +359,19 @@ mod tests {
         assert_eq!(got.len(), 50);
         assert_eq!(got[0].details.values().next().unwrap(), 49);
         queue.close().await.unwrap();
-        assert!(matches!(queue.send(record(0)).await, Err(QueueError::Closed)));
+        assert!(matches!(
+            queue.send(record(0)).await,
+            Err(QueueError::Closed)
+        ));
     }
 
     #[tokio::test]
     async fn a_full_dropping_queue_counts_drops_and_logs_the_count() {
         let gate = Arc::new(Gate::new());
-        let config = QueueConfig { capacity: 2, overflow: Overflow::Drop };
+        let config = QueueConfig {
+            capacity: 2,
+            overflow: Overflow::Drop,
+        };
         let queue = AuditQueue::spawn(gate.clone(), config, clock());
         let mut dropped = 0;
         for n in 0..20 {
@@ -345,7 +386,10 @@ mod tests {
         queue.send(record(99)).await.unwrap();
         queue.flush().await.unwrap();
 
-        let notes = gate.inner.query(&Query { kind: Some(EventKind::AuditSystem), ..Query::default() });
+        let notes = gate.inner.query(&Query {
+            kind: Some(EventKind::AuditSystem),
+            ..Query::default()
+        });
         assert_eq!(notes.len(), 1);
         assert!(matches!(
             &notes[0].activity,
@@ -356,7 +400,10 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_queue_applies_back_pressure_and_loses_nothing() {
         let gate = Arc::new(Gate::new());
-        let config = QueueConfig { capacity: 2, overflow: Overflow::Wait };
+        let config = QueueConfig {
+            capacity: 2,
+            overflow: Overflow::Wait,
+        };
         let queue = Arc::new(AuditQueue::spawn(gate.clone(), config, clock()));
         let sender = {
             let queue = Arc::clone(&queue);
@@ -379,7 +426,10 @@ mod tests {
     async fn write_failures_are_counted_and_reach_the_next_caller() {
         let queue = AuditQueue::spawn(Arc::new(Failing), QueueConfig::default(), clock());
         queue.send(record(1)).await.unwrap();
-        assert!(matches!(queue.flush().await, Err(QueueError::Sink(SinkError::Closed))));
+        assert!(matches!(
+            queue.flush().await,
+            Err(QueueError::Sink(SinkError::Closed))
+        ));
         assert_eq!(queue.failed_writes(), 1);
     }
 }

@@ -115,10 +115,15 @@ mod tests {
     fn every_free_text_field_passes_the_scrubber() {
         let event = Event::new(
             Timestamp::UNIX_EPOCH,
-            Activity::ConfigChange { setting: Label::new("x").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("x").unwrap(),
+            },
         )
         .message("mail alice@example.com")
-        .source(Source { address: None, user_agent: Some("alice@example.com".into()) })
+        .source(Source {
+            address: None,
+            user_agent: Some("alice@example.com".into()),
+        })
         .detail(
             Label::new("nested").unwrap(),
             serde_json::json!({"a": ["alice@example.com", 1], "b": "alice@example.com"}),
@@ -134,11 +139,15 @@ mod tests {
     fn drop_text_removes_free_text_but_keeps_typed_fields() {
         let event = Event::new(
             Timestamp::UNIX_EPOCH,
-            Activity::ConfigChange { setting: Label::new("limits").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("limits").unwrap(),
+            },
         )
         .message("secret sk_live_abc");
         let record = Record::scrub(event, &DropText);
         assert_eq!(record.message.as_deref(), Some("[removed]"));
-        assert!(matches!(&record.activity, Activity::ConfigChange { setting } if setting.as_str() == "limits"));
+        assert!(
+            matches!(&record.activity, Activity::ConfigChange { setting } if setting.as_str() == "limits")
+        );
     }
 }

@@ -192,7 +192,13 @@ struct Lines {
 impl Lines {
     fn new(files: Vec<PathBuf>) -> Self {
         let counts = vec![0; files.len()];
-        Self { files, counts, next_file: 0, reader: None, bytes: 0 }
+        Self {
+            files,
+            counts,
+            next_file: 0,
+            reader: None,
+            bytes: 0,
+        }
     }
 
     fn next(&mut self, buf: &mut Vec<u8>) -> Result<Option<Item>, VerifyError> {
@@ -205,10 +211,12 @@ impl Lines {
             };
             let file = *file;
             buf.clear();
-            let read = reader.read_until(b'\n', buf).map_err(|source| VerifyError::Io {
-                path: self.files[file].clone(),
-                source,
-            })?;
+            let read = reader
+                .read_until(b'\n', buf)
+                .map_err(|source| VerifyError::Io {
+                    path: self.files[file].clone(),
+                    source,
+                })?;
             if read == 0 {
                 self.reader = None;
                 continue;
@@ -219,7 +227,11 @@ impl Lines {
             if complete {
                 buf.pop();
             }
-            return Ok(Some(Item { file, line: self.counts[file], complete }));
+            return Ok(Some(Item {
+                file,
+                line: self.counts[file],
+                complete,
+            }));
         }
     }
 
@@ -227,8 +239,10 @@ impl Lines {
         let Some(path) = self.files.get(self.next_file) else {
             return Ok(false);
         };
-        let file =
-            File::open(path).map_err(|source| VerifyError::Io { path: path.clone(), source })?;
+        let file = File::open(path).map_err(|source| VerifyError::Io {
+            path: path.clone(),
+            source,
+        })?;
         self.reader = Some((self.next_file, BufReader::with_capacity(1 << 20, file)));
         self.next_file += 1;
         Ok(true)
@@ -290,16 +304,25 @@ impl Walk {
         if let Some(last) = self.last
             && (line.seq != last.seq + 1 || line.prev != last.mac)
         {
-            return self.classify_out_of_place(item, line.seq, last.seq + 1).map(Some);
+            return self
+                .classify_out_of_place(item, line.seq, last.seq + 1)
+                .map(Some);
         }
         if let Some(head) = self.head
             && head.seq == line.seq
             && head.mac != line.mac
         {
-            return Ok(Some(self.fail(FailureKind::HeadMismatch, item, Some(line.seq))));
+            return Ok(Some(self.fail(
+                FailureKind::HeadMismatch,
+                item,
+                Some(line.seq),
+            )));
         }
         self.first_seq.get_or_insert(line.seq);
-        self.last = Some(Link { seq: line.seq, mac: line.mac });
+        self.last = Some(Link {
+            seq: line.seq,
+            mac: line.mac,
+        });
         self.last_file = item.file;
         self.last_marker = is_rotation_marker(line.event);
         self.records += 1;
@@ -316,7 +339,11 @@ impl Walk {
             }
             _ => false,
         };
-        let kind = if continues { FailureKind::Inserted } else { FailureKind::Modified };
+        let kind = if continues {
+            FailureKind::Inserted
+        } else {
+            FailureKind::Modified
+        };
         Ok(self.fail(kind, item, None))
     }
 
@@ -332,7 +359,10 @@ impl Walk {
             return Ok(self.fail(FailureKind::Inserted, item, Some(seq)));
         }
         let rest = self.look_ahead(LOOKAHEAD_LINES)?;
-        let later = |s: u64| rest.iter().any(|x| matches!(x, Seen::Good { seq, .. } if *seq == s));
+        let later = |s: u64| {
+            rest.iter()
+                .any(|x| matches!(x, Seen::Good { seq, .. } if *seq == s))
+        };
         let kind = if later(seq) {
             FailureKind::Inserted
         } else if later(expected) {
@@ -378,9 +408,14 @@ impl Walk {
         let mut buf = Vec::new();
         let mut seen = Vec::new();
         while seen.len() < max {
-            let Some(item) = self.lines.next(&mut buf)? else { break };
+            let Some(item) = self.lines.next(&mut buf)? else {
+                break;
+            };
             let line = Line::parse(&buf).filter(|l| item.complete && self.chainer.authentic(l));
-            seen.push(line.map_or(Seen::Bad, |l| Seen::Good { seq: l.seq, prev: l.prev }));
+            seen.push(line.map_or(Seen::Bad, |l| Seen::Good {
+                seq: l.seq,
+                prev: l.prev,
+            }));
         }
         Ok(seen)
     }

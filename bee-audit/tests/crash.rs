@@ -20,9 +20,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bee_audit::{
-    Activity, AuditSink, ChainKey, ChainedFileSink, Durability, Event, FailureKind,
-    FileSinkConfig, HEAD_FILE, Head, Label, Record, SystemClock, SystemNote, Verbatim,
-    verify_files,
+    Activity, AuditSink, ChainKey, ChainedFileSink, Durability, Event, FailureKind, FileSinkConfig,
+    HEAD_FILE, Head, Label, Record, SystemClock, SystemNote, Verbatim, verify_files,
 };
 
 const CHILD_DIR: &str = "BEE_AUDIT_CRASH_CHILD_DIR";
@@ -48,7 +47,9 @@ fn event(n: u64) -> Record {
     let size = if n % 7 == 3 { 600_000 } else { 40 };
     let event = Event::new(
         jiff::Timestamp::now(),
-        Activity::ConfigChange { setting: Label::new("crash_test").unwrap() },
+        Activity::ConfigChange {
+            setting: Label::new("crash_test").unwrap(),
+        },
     )
     .message("x".repeat(size))
     .detail(Label::new("n").unwrap(), n);
@@ -83,9 +84,17 @@ fn child(dir: &Path, key: &Path) {
 fn tear(dir: &Path, out: &mut impl Write) -> ! {
     let last = files(dir).pop().unwrap();
     let text = std::fs::read(&last).unwrap();
-    let start = text[..text.len() - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let start = text[..text.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let half = &text[start..start + (text.len() - start) / 2];
-    std::fs::OpenOptions::new().append(true).open(&last).unwrap().write_all(half).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .unwrap()
+        .write_all(half)
+        .unwrap();
     writeln!(out, "torn-written").unwrap();
     out.flush().unwrap();
     loop {
@@ -104,7 +113,10 @@ struct Round {
 /// announced a large one, `delay_us` microseconds into that large write.
 fn run_child(dir: &Path, key: &Path, kill_after: u64, delay_us: u64) -> Round {
     let mut command = Command::new(std::env::current_exe().unwrap());
-    command.env(CHILD_DIR, dir).env(CHILD_KEY, key).stdout(Stdio::piped());
+    command
+        .env(CHILD_DIR, dir)
+        .env(CHILD_KEY, key)
+        .stdout(Stdio::piped());
     if kill_after == TEAR {
         command.env(CHILD_TEAR, "1");
     }
@@ -144,8 +156,16 @@ fn parent() {
     let key = ChainKey::create_file(&key_path).unwrap();
     let mut torn_seen = 0;
 
-    let moments =
-        [(0, 0), (1, 50), (TEAR, 0), (2, 200), (9, 400), (40, 800), (150, 1600), (600, 3200)];
+    let moments = [
+        (0, 0),
+        (1, 50),
+        (TEAR, 0),
+        (2, 200),
+        (9, 400),
+        (40, 800),
+        (150, 1600),
+        (600, 3200),
+    ];
     for (round, (kill_after, delay_us)) in moments.into_iter().enumerate() {
         let Round { max_acked } = run_child(&log_dir, &key_path, kill_after, delay_us);
         let head = Head::read(log_dir.join(HEAD_FILE), &key).unwrap();
@@ -163,7 +183,10 @@ fn parent() {
             Some(f) => panic!("round {round}: unexpected failure after a kill: {f}"),
         };
         let last_seq = report.last_seq.unwrap();
-        assert!(last_seq >= max_acked, "round {round}: lost acknowledged records");
+        assert!(
+            last_seq >= max_acked,
+            "round {round}: lost acknowledged records"
+        );
 
         // Restart: the torn line is reported and set aside, the chain continues.
         let (sink, opened) =
@@ -172,7 +195,11 @@ fn parent() {
         assert_eq!(opened.torn.is_some(), torn_before, "round {round}");
         if torn_before {
             torn_seen += 1;
-            assert_eq!(sink.last_seq(), last_seq + 1, "round {round}: recovery record");
+            assert_eq!(
+                sink.last_seq(),
+                last_seq + 1,
+                "round {round}: recovery record"
+            );
         }
         sink.write(&event(u64::MAX)).unwrap();
         sink.close().unwrap();
@@ -195,9 +222,17 @@ fn parent() {
     })
     .unwrap();
     let marker = &recovered[..recovered.find(',').unwrap()];
-    assert_eq!(text.matches(marker.trim_start_matches('{')).count(), torn_seen);
+    assert_eq!(
+        text.matches(marker.trim_start_matches('{')).count(),
+        torn_seen
+    );
     assert!(torn_seen >= 1, "the tearing round must leave a torn line");
     let mut out = std::io::stdout().lock();
-    writeln!(out, "crash: {} kills, {torn_seen} torn tails set aside, chain intact", moments.len()).unwrap();
+    writeln!(
+        out,
+        "crash: {} kills, {torn_seen} torn tails set aside, chain intact",
+        moments.len()
+    )
+    .unwrap();
     writeln!(out, "test result: ok. 1 passed; 0 failed; 0 ignored").unwrap();
 }

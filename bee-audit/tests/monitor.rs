@@ -18,7 +18,10 @@ fn start() -> Timestamp {
 
 fn monitor(config: MonitorConfig) -> (Monitor, ManualClock) {
     let clock = ManualClock::new(start());
-    (Monitor::new(config, Arc::new(clock.clone())).unwrap(), clock)
+    (
+        Monitor::new(config, Arc::new(clock.clone())).unwrap(),
+        clock,
+    )
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -28,7 +31,10 @@ fn ip(text: &str) -> IpAddr {
 fn failed_login(from: &str) -> Record {
     let event = Event::new(
         start(),
-        Activity::Authentication { method: Label::new("api_key").unwrap(), reason: None },
+        Activity::Authentication {
+            method: Label::new("api_key").unwrap(),
+            reason: None,
+        },
     )
     .outcome(Outcome::Failure)
     .source(Source::address(ip(from)));
@@ -36,9 +42,18 @@ fn failed_login(from: &str) -> Record {
 }
 
 fn abuse_flag(key: &KeyRef, from: &str) -> Record {
-    let event = Event::new(start(), Activity::AbuseAction { action: AbuseResponse::Challenge, reason: None })
-        .actor(Actor { key: Some(key.clone()), ..Actor::default() })
-        .source(Source::address(ip(from)));
+    let event = Event::new(
+        start(),
+        Activity::AbuseAction {
+            action: AbuseResponse::Challenge,
+            reason: None,
+        },
+    )
+    .actor(Actor {
+        key: Some(key.clone()),
+        ..Actor::default()
+    })
+    .source(Source::address(ip(from)));
     Record::scrub(event, &Verbatim)
 }
 
@@ -62,7 +77,10 @@ fn five_failed_logins_in_300_seconds_raise_one_brute_force_alert() {
     let alerts = monitor.observe(&login);
     assert_eq!(alerts.len(), 1);
     let alert = &alerts[0];
-    assert_eq!((alert.kind, alert.count, alert.rule.as_str()), (AlertKind::BruteForce, 5, "brute_force"));
+    assert_eq!(
+        (alert.kind, alert.count, alert.rule.as_str()),
+        (AlertKind::BruteForce, 5, "brute_force")
+    );
     assert_eq!(alert.group.to_string(), "address:203.0.113.5");
     assert_eq!(alert.window, Duration::from_secs(300));
 }
@@ -72,7 +90,10 @@ fn the_window_slides_rather_than_resetting_in_buckets() {
     let (monitor, clock) = monitor(MonitorConfig::default());
     let login = failed_login("203.0.113.5");
     // At 301 s the event at 0 s has left the window: four remain.
-    assert_eq!(feed_at(&monitor, &clock, &login, &[0, 100, 200, 290, 301]), 0);
+    assert_eq!(
+        feed_at(&monitor, &clock, &login, &[0, 100, 200, 290, 301]),
+        0
+    );
     // At 350 s, 100..350 holds five.
     assert_eq!(feed_at(&monitor, &clock, &login, &[350]), 1);
 }
@@ -100,7 +121,10 @@ fn one_burst_raises_one_alert_and_a_later_burst_raises_another() {
 fn successes_and_other_addresses_do_not_count() {
     let (monitor, clock) = monitor(MonitorConfig::default());
     let success = Record::scrub(
-        failed_login("203.0.113.5").event().clone().outcome(Outcome::Success),
+        failed_login("203.0.113.5")
+            .event()
+            .clone()
+            .outcome(Outcome::Success),
         &Verbatim,
     );
     assert_eq!(feed_at(&monitor, &clock, &success, &[0, 1, 2, 3, 4, 5]), 0);
@@ -114,20 +138,37 @@ fn successes_and_other_addresses_do_not_count() {
 fn events_without_the_grouping_field_are_not_counted() {
     let (monitor, clock) = monitor(MonitorConfig::default());
     let no_address = Record::scrub(
-        Event::new(start(), Activity::Authentication { method: Label::new("k").unwrap(), reason: None })
-            .outcome(Outcome::Failure),
+        Event::new(
+            start(),
+            Activity::Authentication {
+                method: Label::new("k").unwrap(),
+                reason: None,
+            },
+        )
+        .outcome(Outcome::Failure),
         &Verbatim,
     );
-    assert_eq!(feed_at(&monitor, &clock, &no_address, &[0, 1, 2, 3, 4, 5, 6]), 0);
+    assert_eq!(
+        feed_at(&monitor, &clock, &no_address, &[0, 1, 2, 3, 4, 5, 6]),
+        0
+    );
     assert_eq!(monitor.tracked_groups(), 0);
 }
 
 #[test]
 fn tracked_groups_are_bounded_and_evictions_counted() {
-    let config = MonitorConfig { max_groups: 3, ..MonitorConfig::default() };
+    let config = MonitorConfig {
+        max_groups: 3,
+        ..MonitorConfig::default()
+    };
     let (monitor, clock) = monitor(config);
     for i in 0..10 {
-        feed_at(&monitor, &clock, &failed_login(&format!("192.0.2.{i}")), &[i]);
+        feed_at(
+            &monitor,
+            &clock,
+            &failed_login(&format!("192.0.2.{i}")),
+            &[i],
+        );
     }
     assert_eq!(monitor.tracked_groups(), 3);
     assert_eq!(monitor.evicted_groups(), 7);
@@ -139,7 +180,10 @@ fn api_abuse_counts_distinct_addresses_per_key() {
     let key = KeyRef::parse("pb_AbCdEf012345").unwrap();
     let same = abuse_flag(&key, "192.0.2.1");
     assert_eq!(feed_at(&monitor, &clock, &same, &[0, 1, 2, 3, 4]), 0);
-    assert_eq!(feed_at(&monitor, &clock, &abuse_flag(&key, "192.0.2.2"), &[5]), 0);
+    assert_eq!(
+        feed_at(&monitor, &clock, &abuse_flag(&key, "192.0.2.2"), &[5]),
+        0
+    );
     let alerts = {
         clock.advance(Duration::from_secs(1));
         monitor.observe(&abuse_flag(&key, "192.0.2.3"))
@@ -170,15 +214,25 @@ rules:
     let zero = yaml.replace("threshold: 3", "threshold: 0");
     let error = MonitorConfig::from_yaml(&zero).unwrap_err().to_string();
     assert!(error.contains("rules[0].threshold"), "{error}");
-    let error = MonitorConfig::from_yaml("max_groups: 0").unwrap_err().to_string();
+    let error = MonitorConfig::from_yaml("max_groups: 0")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("max_groups"), "{error}");
 
     let defaults = MonitorConfig::from_yaml("{}").unwrap();
     assert_eq!(defaults, MonitorConfig::default());
-    let thresholds: Vec<_> =
-        defaults.rules.iter().map(|r| (r.name.as_str(), r.threshold, r.window_secs)).collect();
+    let thresholds: Vec<_> = defaults
+        .rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.threshold, r.window_secs))
+        .collect();
     assert_eq!(
         thresholds,
-        [("brute_force", 5, 300), ("flood", 10, 600), ("pii_leak", 20, 3600), ("api_abuse", 3, 1800)]
+        [
+            ("brute_force", 5, 300),
+            ("flood", 10, 600),
+            ("pii_leak", 20, 3600),
+            ("api_abuse", 3, 1800)
+        ]
     );
 }

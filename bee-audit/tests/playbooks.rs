@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bee_audit::{
-    AbuseResponse, Action, ActionError, ActionFuture, Actions, Activity, Actor, Alert,
-    AuditSink, Auditor, Direction, Event, EventKind, KeyRef, Label, ManualClock, MemorySink,
-    Monitor, MonitorConfig, Outcome, Playbooks, Query, RecordedActions, Source, Target,
+    AbuseResponse, Action, ActionError, ActionFuture, Actions, Activity, Actor, Alert, AuditSink,
+    Auditor, Direction, Event, EventKind, KeyRef, Label, ManualClock, MemorySink, Monitor,
+    MonitorConfig, Outcome, Playbooks, Query, RecordedActions, Source, Target,
 };
 use jiff::Timestamp;
 
@@ -33,7 +33,12 @@ fn setup_with(actions: Arc<RecordedActions>) -> Setup {
         .monitor(monitor)
         .playbooks(Playbooks::default(), actions.clone())
         .build();
-    Setup { auditor, actions, memory, clock }
+    Setup {
+        auditor,
+        actions,
+        memory,
+        clock,
+    }
 }
 
 fn key() -> KeyRef {
@@ -59,8 +64,16 @@ impl Setup {
     }
 
     fn events(&self, kind: EventKind) -> Vec<Event> {
-        let query = Query { kind: Some(kind), ..Query::default() };
-        self.memory.query(&query).into_iter().rev().map(|r| r.event().clone()).collect()
+        let query = Query {
+            kind: Some(kind),
+            ..Query::default()
+        };
+        self.memory
+            .query(&query)
+            .into_iter()
+            .rev()
+            .map(|r| r.event().clone())
+            .collect()
     }
 }
 
@@ -73,8 +86,14 @@ fn pii(kinds: &[&str]) -> Event {
             direction: Direction::Output,
         },
     )
-    .actor(Actor { session: Some(label("conv-42")), ..Actor::default() })
-    .target(Target { bot: Some(label("bot-7")), resource: None })
+    .actor(Actor {
+        session: Some(label("conv-42")),
+        ..Actor::default()
+    })
+    .target(Target {
+        bot: Some(label("bot-7")),
+        resource: None,
+    })
 }
 
 #[tokio::test]
@@ -82,11 +101,17 @@ async fn brute_force_blocks_the_address_for_an_hour_and_suspends_the_key() {
     let s = setup();
     let login = Event::new(
         Timestamp::UNIX_EPOCH,
-        Activity::Authentication { method: label("api_key"), reason: Some(label("bad_secret")) },
+        Activity::Authentication {
+            method: label("api_key"),
+            reason: Some(label("bad_secret")),
+        },
     )
     .outcome(Outcome::Failure)
     .correlation_id(label("req-1"))
-    .actor(Actor { key: Some(key()), ..Actor::default() })
+    .actor(Actor {
+        key: Some(key()),
+        ..Actor::default()
+    })
     .source(Source::address(ip("203.0.113.50")));
     let alerts = s.feed(login, 5).await;
     assert_eq!(alerts.len(), 1);
@@ -94,7 +119,10 @@ async fn brute_force_blocks_the_address_for_an_hour_and_suspends_the_key() {
     assert_eq!(
         s.actions.taken(),
         [
-            Action::BlockAddress { address: ip("203.0.113.50"), duration: Duration::from_secs(3600) },
+            Action::BlockAddress {
+                address: ip("203.0.113.50"),
+                duration: Duration::from_secs(3600)
+            },
             Action::SuspendKey { key: key() },
         ]
     );
@@ -105,7 +133,10 @@ async fn brute_force_blocks_the_address_for_an_hour_and_suspends_the_key() {
     assert_eq!(actions.len(), 2);
     let json = serde_json::to_string(&actions[1]).unwrap();
     assert!(json.contains("\"name\":\"suspend_key\""), "{json}");
-    assert!(json.contains("pb_Zx9Y\u{2026}") && !json.contains("Zx9Yw8Vu7Ts6"), "{json}");
+    assert!(
+        json.contains("pb_Zx9Y\u{2026}") && !json.contains("Zx9Yw8Vu7Ts6"),
+        "{json}"
+    );
     assert!(actions.iter().all(|e| e.outcome == Outcome::Success));
 }
 
@@ -114,14 +145,20 @@ async fn flood_blocks_the_address() {
     let s = setup();
     let limited = Event::new(
         Timestamp::UNIX_EPOCH,
-        Activity::RateLimit { limit: label("address_per_minute"), retry_after_secs: Some(30) },
+        Activity::RateLimit {
+            limit: label("address_per_minute"),
+            retry_after_secs: Some(30),
+        },
     )
     .outcome(Outcome::Failure)
     .source(Source::address(ip("198.51.100.9")));
     assert_eq!(s.feed(limited, 10).await.len(), 1);
     assert_eq!(
         s.actions.taken(),
-        [Action::BlockAddress { address: ip("198.51.100.9"), duration: Duration::from_secs(3600) }]
+        [Action::BlockAddress {
+            address: ip("198.51.100.9"),
+            duration: Duration::from_secs(3600)
+        }]
     );
 }
 
@@ -132,7 +169,12 @@ async fn pii_leak_of_two_kinds_ends_the_session_only() {
     let alerts = s.feed(pii(&["phone"]), 10).await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].labels, [label("email"), label("phone")]);
-    assert_eq!(s.actions.taken(), [Action::EndSession { session: label("conv-42") }]);
+    assert_eq!(
+        s.actions.taken(),
+        [Action::EndSession {
+            session: label("conv-42")
+        }]
+    );
 }
 
 #[tokio::test]
@@ -143,8 +185,12 @@ async fn pii_leak_of_more_than_two_kinds_also_quarantines_the_bot() {
     assert_eq!(
         s.actions.taken(),
         [
-            Action::EndSession { session: label("conv-42") },
-            Action::QuarantineBot { bot: label("bot-7") },
+            Action::EndSession {
+                session: label("conv-42")
+            },
+            Action::QuarantineBot {
+                bot: label("bot-7")
+            },
         ]
     );
 }
@@ -155,15 +201,24 @@ async fn api_abuse_throttles_the_key() {
     for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
         let flag = Event::new(
             Timestamp::UNIX_EPOCH,
-            Activity::AbuseAction { action: AbuseResponse::Throttle, reason: Some(label("burst")) },
+            Activity::AbuseAction {
+                action: AbuseResponse::Throttle,
+                reason: Some(label("burst")),
+            },
         )
-        .actor(Actor { key: Some(key()), ..Actor::default() })
+        .actor(Actor {
+            key: Some(key()),
+            ..Actor::default()
+        })
         .source(Source::address(ip(address)));
         s.feed(flag, 1).await;
     }
     assert_eq!(
         s.actions.taken(),
-        [Action::ThrottleKey { key: key(), duration: Duration::from_secs(3600) }]
+        [Action::ThrottleKey {
+            key: key(),
+            duration: Duration::from_secs(3600)
+        }]
     );
 }
 
@@ -188,13 +243,19 @@ async fn a_failed_action_is_recorded_as_a_failure_with_its_error_scrubbed() {
         .build();
     let limited = Event::new(
         Timestamp::UNIX_EPOCH,
-        Activity::RateLimit { limit: label("l"), retry_after_secs: None },
+        Activity::RateLimit {
+            limit: label("l"),
+            retry_after_secs: None,
+        },
     )
     .source(Source::address(ip("198.51.100.1")));
     for _ in 0..10 {
         auditor.record(limited.clone()).await.unwrap();
     }
-    let query = Query { kind: Some(EventKind::IncidentAction), ..Query::default() };
+    let query = Query {
+        kind: Some(EventKind::IncidentAction),
+        ..Query::default()
+    };
     let actions = memory.query(&query);
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0].outcome, Outcome::Failure);
@@ -207,8 +268,13 @@ async fn without_a_scrubber_free_text_is_dropped() {
     let s = setup();
     s.auditor
         .record(
-            Event::new(Timestamp::UNIX_EPOCH, Activity::ConfigChange { setting: label("x") })
-                .message("set by alice@example.com"),
+            Event::new(
+                Timestamp::UNIX_EPOCH,
+                Activity::ConfigChange {
+                    setting: label("x"),
+                },
+            )
+            .message("set by alice@example.com"),
         )
         .await
         .unwrap();

@@ -8,8 +8,7 @@ use std::time::Duration;
 use bee_audit::gdpr::ProcessingRegister;
 use bee_audit::{
     Activity, AuditSink, ChainKey, ChainedFileSink, Clock, Durability, Event, FileSinkConfig,
-    HEAD_FILE,
-    Head, Label, ManualClock, Record, SystemNote, Verbatim, verify_files,
+    HEAD_FILE, Head, Label, ManualClock, Record, SystemNote, Verbatim, verify_files,
 };
 use jiff::Timestamp;
 
@@ -20,14 +19,18 @@ fn retention_removes_expired_files_and_the_remainder_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let key = ChainKey::generate();
     let clock = ManualClock::new(Timestamp::from_second(1_700_000_000).unwrap());
-    let config = FileSinkConfig::new(dir.path()).rotate_bytes(2_000).durability(Durability::Never);
+    let config = FileSinkConfig::new(dir.path())
+        .rotate_bytes(2_000)
+        .durability(Durability::Never);
     let (sink, _) = ChainedFileSink::open(config, &key, Arc::new(clock.clone())).unwrap();
 
     // One record a day for 100 days, about five records per file.
     for day in 0..100 {
         let event = Event::new(
             clock.now(),
-            Activity::ConfigChange { setting: Label::new("tiers").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("tiers").unwrap(),
+            },
         )
         .message(format!("day {day}"));
         sink.write(&Record::scrub(event, &Verbatim)).unwrap();
@@ -71,7 +74,10 @@ fn retention_removes_expired_files_and_the_remainder_verifies() {
         first_kept_seq: report.first_kept_seq.unwrap(),
     };
     let expected = serde_json::to_string(&expected).unwrap();
-    assert!(note.contains(expected.trim_start_matches('{').trim_end_matches('}')), "{note}");
+    assert!(
+        note.contains(expected.trim_start_matches('{').trim_end_matches('}')),
+        "{note}"
+    );
 }
 
 #[test]
@@ -79,11 +85,17 @@ fn retention_keeps_everything_younger_than_its_period_and_the_current_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = ChainKey::generate();
     let clock = ManualClock::new(Timestamp::from_second(1_700_000_000).unwrap());
-    let config = FileSinkConfig::new(dir.path()).rotate_bytes(2_000).durability(Durability::Never);
+    let config = FileSinkConfig::new(dir.path())
+        .rotate_bytes(2_000)
+        .durability(Durability::Never);
     let (sink, _) = ChainedFileSink::open(config, &key, Arc::new(clock.clone())).unwrap();
     for _ in 0..30 {
-        let event =
-            Event::new(clock.now(), Activity::ConfigChange { setting: Label::new("t").unwrap() });
+        let event = Event::new(
+            clock.now(),
+            Activity::ConfigChange {
+                setting: Label::new("t").unwrap(),
+            },
+        );
         sink.write(&Record::scrub(event, &Verbatim)).unwrap();
     }
     clock.advance(DAY * 10);

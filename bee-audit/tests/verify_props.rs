@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bee_audit::{
-    Activity, AuditSink, ChainKey, ChainedFileSink, Durability, Event, FailureKind,
-    FileSinkConfig, HEAD_FILE, Head, Label, ManualClock, Record, Verbatim, verify_files,
+    Activity, AuditSink, ChainKey, ChainedFileSink, Durability, Event, FailureKind, FileSinkConfig,
+    HEAD_FILE, Head, Label, ManualClock, Record, Verbatim, verify_files,
 };
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -33,7 +33,10 @@ impl Log {
     }
 
     fn bytes(&self, file: usize) -> Vec<u8> {
-        self.files[file].iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect()
+        self.files[file]
+            .iter()
+            .flat_map(|l| l.iter().copied().chain([b'\n']))
+            .collect()
     }
 }
 
@@ -43,14 +46,19 @@ fn key() -> ChainKey {
 
 fn write_log(records: usize, rotate_bytes: u64) -> (Log, Head) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_750_000_000).unwrap()));
-    let config =
-        FileSinkConfig::new(dir.path()).rotate_bytes(rotate_bytes).durability(Durability::Never);
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_second(1_750_000_000).unwrap(),
+    ));
+    let config = FileSinkConfig::new(dir.path())
+        .rotate_bytes(rotate_bytes)
+        .durability(Durability::Never);
     let (sink, _) = ChainedFileSink::open(config, &key(), clock).unwrap();
     for n in 0..records {
         let event = Event::new(
             Timestamp::from_second(1_750_000_000 + n as i64).unwrap(),
-            Activity::ConfigChange { setting: Label::new("tiers").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("tiers").unwrap(),
+            },
         )
         .message(format!("change {n}"));
         sink.write(&Record::scrub(event, &Verbatim)).unwrap();
@@ -69,7 +77,9 @@ fn write_log(records: usize, rotate_bytes: u64) -> (Log, Head) {
             })
             .collect(),
     };
-    let head = Head::read(dir.path().join(HEAD_FILE), &key()).unwrap().unwrap();
+    let head = Head::read(dir.path().join(HEAD_FILE), &key())
+        .unwrap()
+        .unwrap();
     (log, head)
 }
 

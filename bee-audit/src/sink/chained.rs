@@ -229,7 +229,13 @@ impl ChainedFileSink {
             Durability::Interval(every) => Some(spawn_syncer(Arc::clone(&shared), every)),
             Durability::EveryRecord | Durability::Never => None,
         };
-        Ok((Self { shared, syncer: Mutex::new(syncer) }, report))
+        Ok((
+            Self {
+                shared,
+                syncer: Mutex::new(syncer),
+            },
+            report,
+        ))
     }
 
     /// The directory's log files, oldest first.
@@ -263,7 +269,10 @@ impl ChainedFileSink {
 
         let mut removed = Vec::new();
         let mut first_kept_seq = None;
-        for path in files.iter().filter(|p| layout::file_index(p).is_some_and(|i| i < current)) {
+        for path in files
+            .iter()
+            .filter(|p| layout::file_index(p).is_some_and(|i| i < current))
+        {
             let span = file_span(path);
             let expired = span
                 .as_ref()
@@ -286,7 +295,10 @@ impl ChainedFileSink {
             };
             self.shared.write(&self.shared.system_event(note))?;
         }
-        Ok(RetentionReport { removed, first_kept_seq })
+        Ok(RetentionReport {
+            removed,
+            first_kept_seq,
+        })
     }
 
     /// Stops the background syncer and makes everything durable. Later writes fail with
@@ -306,7 +318,11 @@ impl ChainedFileSink {
         let (flag, wake) = &self.shared.stop;
         *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
         wake.notify_all();
-        let handle = self.syncer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handle = self
+            .syncer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(handle) = handle {
             // A panicking syncer has already stopped; nothing to recover from the join.
             let _ = handle.join();
@@ -334,7 +350,9 @@ impl Drop for ChainedFileSink {
 
 impl std::fmt::Debug for ChainedFileSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChainedFileSink").field("dir", &self.shared.config.dir).finish()
+        f.debug_struct("ChainedFileSink")
+            .field("dir", &self.shared.config.dir)
+            .finish()
     }
 }
 
@@ -362,7 +380,10 @@ impl Shared {
         // The frame adds about 170 bytes to the event.
         let estimate = event.len() as u64 + 200;
         if event.len() > self.config.max_record_bytes {
-            return Err(SinkError::TooLarge { len: event.len(), max: self.config.max_record_bytes });
+            return Err(SinkError::TooLarge {
+                len: event.len(),
+                max: self.config.max_record_bytes,
+            });
         }
         if state.size > 0 && state.size + estimate > self.config.rotate_bytes {
             self.rotate(state)?;
@@ -397,7 +418,9 @@ impl Shared {
     fn rotate(&self, state: &mut State) -> Result<(), SinkError> {
         let next_index = state.index + 1;
         let next_path = self.config.dir.join(file_name(next_index));
-        let note = SystemNote::Rotated { next: file_name(next_index) };
+        let note = SystemNote::Rotated {
+            next: file_name(next_index),
+        };
         let mut buf = Vec::new();
         self.config
             .format
@@ -438,7 +461,8 @@ impl Shared {
             state.dirty = false;
             state.last
         };
-        self.write_head(link, true).map_err(|e| self.lock_state().fail(e))
+        self.write_head(link, true)
+            .map_err(|e| self.lock_state().fail(e))
     }
 
     /// Syncs from the background thread without holding the state lock during the sync.
@@ -463,9 +487,11 @@ impl Shared {
     fn write_head(&self, link: Link, sync: bool) -> Result<(), SinkError> {
         let path = self.config.dir.join(HEAD_FILE);
         let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
-        head.write(link).map_err(|e| SinkError::io(&path, "write head", e))?;
+        head.write(link)
+            .map_err(|e| SinkError::io(&path, "write head", e))?;
         if sync {
-            head.sync().map_err(|e| SinkError::io(&path, "sync head", e))?;
+            head.sync()
+                .map_err(|e| SinkError::io(&path, "sync head", e))?;
         }
         Ok(())
     }
@@ -533,11 +559,17 @@ fn spawn_syncer(shared: Arc<Shared>, every: Duration) -> JoinHandle<()> {
 }
 
 fn open_io(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
-    move |source| OpenError::Io { path: path.to_owned(), source }
+    move |source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
 }
 
 /// What opening found on disk, before the sink is assembled.
@@ -556,7 +588,8 @@ impl Opened {
         let head_path = dir.join(HEAD_FILE);
         let head_file = layout::open_head(&head_path).map_err(open_io(&head_path))?;
         let lock = head_file.try_clone().map_err(open_io(&head_path))?;
-        lock.try_lock().map_err(|_| OpenError::Locked(dir.clone()))?;
+        lock.try_lock()
+            .map_err(|_| OpenError::Locked(dir.clone()))?;
         let head = Head::read(&head_path, key)?;
 
         let files = layout::log_files(dir).map_err(open_io(dir))?;
@@ -566,13 +599,21 @@ impl Opened {
             None => layout::Tail::empty(dir.join(file_name(1)), 1),
         };
         if let Some(head) = head
-            && (head.seq() > tail.last.seq || (head.seq() == tail.last.seq && head.link() != tail.last))
+            && (head.seq() > tail.last.seq
+                || (head.seq() == tail.last.seq && head.link() != tail.last))
         {
-            return Err(OpenError::Truncated { expected: head.seq(), found: tail.last.seq });
+            return Err(OpenError::Truncated {
+                expected: head.seq(),
+                found: tail.last.seq,
+            });
         }
 
         let (file, path, index, size) = layout::open_for_append(dir, &tail)?;
-        let report = OpenReport { file: path.clone(), last_seq: tail.last.seq, torn: tail.torn };
+        let report = OpenReport {
+            file: path.clone(),
+            last_seq: tail.last.seq,
+            torn: tail.torn,
+        };
         let state = State {
             file: Arc::new(file),
             path,
@@ -587,7 +628,12 @@ impl Opened {
             _lock: lock,
         };
         let head_seq = head.map_or(0, |h| h.seq());
-        Ok(Self { state, head_file, head_seq, report })
+        Ok(Self {
+            state,
+            head_file,
+            head_seq,
+            report,
+        })
     }
 }
 
@@ -608,13 +654,17 @@ mod tests {
     }
 
     fn clock() -> Arc<dyn Clock> {
-        Arc::new(ManualClock::new(Timestamp::from_second(1_700_000_000).unwrap()))
+        Arc::new(ManualClock::new(
+            Timestamp::from_second(1_700_000_000).unwrap(),
+        ))
     }
 
     fn record(n: u32) -> Record {
         let event = Event::new(
             Timestamp::from_second(1_700_000_000).unwrap(),
-            Activity::ConfigChange { setting: Label::new("limits").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("limits").unwrap(),
+            },
         )
         .detail(Label::new("n").unwrap(), n);
         Record::scrub(event, &Verbatim)
@@ -682,21 +732,34 @@ mod tests {
         let before = verify_files(&files, &key(), None).unwrap();
         assert!(matches!(
             before.failure,
-            Some(Failure { kind: FailureKind::TornTail, line: 4, .. })
+            Some(Failure {
+                kind: FailureKind::TornTail,
+                line: 4,
+                ..
+            })
         ));
 
         let (sink, report) =
             ChainedFileSink::open(FileSinkConfig::new(dir.path()), &key(), clock()).unwrap();
         let torn = report.torn.unwrap();
         assert_eq!((torn.line, torn.bytes, report.last_seq), (4, 19, 3));
-        assert_eq!(fs::read(&torn.kept_in).unwrap(), b"{\"seq\":4,\"prev\":\"00");
+        assert_eq!(
+            fs::read(&torn.kept_in).unwrap(),
+            b"{\"seq\":4,\"prev\":\"00"
+        );
         sink.write(&record(9)).unwrap();
         sink.close().unwrap();
 
         let after = verify_files(&files, &key(), None).unwrap();
         assert_eq!((after.records, after.failure), (5, None));
         let text = fs::read_to_string(&files[0]).unwrap();
-        assert!(text.lines().nth(3).unwrap().contains("\"note\":\"recovered\""), "{text}");
+        assert!(
+            text.lines()
+                .nth(3)
+                .unwrap()
+                .contains("\"note\":\"recovered\""),
+            "{text}"
+        );
     }
 
     #[test]
@@ -711,7 +774,13 @@ mod tests {
         let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
         fs::write(&files[0], cut).unwrap();
         let reopened = ChainedFileSink::open(FileSinkConfig::new(dir.path()), &key(), clock());
-        assert!(matches!(reopened, Err(OpenError::Truncated { expected: 3, found: 2 })));
+        assert!(matches!(
+            reopened,
+            Err(OpenError::Truncated {
+                expected: 3,
+                found: 2
+            })
+        ));
     }
 
     #[test]
@@ -722,7 +791,9 @@ mod tests {
         sink.close().unwrap();
         drop(sink);
         let files = ChainedFileSink::files(dir.path()).unwrap();
-        let text = fs::read_to_string(&files[0]).unwrap().replace("limits", "limitz");
+        let text = fs::read_to_string(&files[0])
+            .unwrap()
+            .replace("limits", "limitz");
         fs::write(&files[0], text).unwrap();
         let reopened = ChainedFileSink::open(FileSinkConfig::new(dir.path()), &key(), clock());
         assert!(matches!(reopened, Err(OpenError::Corrupt { line: 1, .. })));
@@ -731,8 +802,14 @@ mod tests {
     #[test]
     fn oversized_records_are_refused_without_touching_the_chain() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = open(dir.path(), |c| FileSinkConfig { max_record_bytes: 300, ..c });
-        let big = Record::scrub(record(0).event().clone().message("x".repeat(400)), &Verbatim);
+        let sink = open(dir.path(), |c| FileSinkConfig {
+            max_record_bytes: 300,
+            ..c
+        });
+        let big = Record::scrub(
+            record(0).event().clone().message("x".repeat(400)),
+            &Verbatim,
+        );
         assert!(matches!(sink.write(&big), Err(SinkError::TooLarge { .. })));
         sink.write(&record(1)).unwrap();
         assert_eq!(sink.last_seq(), 1);
@@ -743,7 +820,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sink = open(dir.path(), |c| c.durability(Durability::EveryRecord));
         (0..2).for_each(|n| sink.write(&record(n)).unwrap());
-        let head = Head::read(dir.path().join(HEAD_FILE), &key()).unwrap().unwrap();
+        let head = Head::read(dir.path().join(HEAD_FILE), &key())
+            .unwrap()
+            .unwrap();
         assert_eq!(head.seq(), 2);
     }
 

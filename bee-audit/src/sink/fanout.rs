@@ -40,7 +40,9 @@ impl FanOut {
 
 impl std::fmt::Debug for FanOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FanOut").field("sinks", &self.sinks.len()).finish()
+        f.debug_struct("FanOut")
+            .field("sinks", &self.sinks.len())
+            .finish()
     }
 }
 
@@ -82,7 +84,9 @@ mod tests {
         let fan = FanOut::new(vec![a.clone(), Arc::new(Broken), b.clone()]);
         let event = Event::new(
             Timestamp::UNIX_EPOCH,
-            Activity::ConfigChange { setting: Label::new("x").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("x").unwrap(),
+            },
         );
         let result = fan.write(&Record::scrub(event, &Verbatim));
         assert!(matches!(result, Err(SinkError::Closed)));

@@ -49,19 +49,31 @@ impl MemorySink {
     /// A sink keeping the last `capacity` records (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { capacity, records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))) }
+        Self {
+            capacity,
+            records: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+        }
     }
 
     /// The matching records, newest first.
     pub fn query(&self, query: &Query) -> Vec<Record> {
         let limit = query.limit.unwrap_or(usize::MAX);
         let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        records.iter().rev().filter(|r| query.matches(r)).take(limit).cloned().collect()
+        records
+            .iter()
+            .rev()
+            .filter(|r| query.matches(r))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// How many records are kept.
     pub fn len(&self) -> usize {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no record is kept.
@@ -93,33 +105,51 @@ mod tests {
 
     fn record(second: i64, severity: Severity, alert: bool) -> Record {
         let activity = if alert {
-            Activity::ConfigChange { setting: Label::new("a").unwrap() }
+            Activity::ConfigChange {
+                setting: Label::new("a").unwrap(),
+            }
         } else {
             Activity::DataAccess {
                 operation: crate::event::DataOperation::Read,
                 resource_type: Label::new("r").unwrap(),
             }
         };
-        let event = Event::new(Timestamp::from_second(second).unwrap(), activity).severity(severity);
+        let event =
+            Event::new(Timestamp::from_second(second).unwrap(), activity).severity(severity);
         Record::scrub(event, &Verbatim)
     }
 
     #[test]
     fn keeps_the_newest_and_filters_by_kind_time_and_severity() {
         let sink = MemorySink::new(3);
-        for (i, sev) in [Severity::Info, Severity::High, Severity::Low, Severity::Critical]
-            .into_iter()
-            .enumerate()
+        for (i, sev) in [
+            Severity::Info,
+            Severity::High,
+            Severity::Low,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .enumerate()
         {
-            sink.write(&record(i64::try_from(i).unwrap(), sev, i % 2 == 1)).unwrap();
+            sink.write(&record(i64::try_from(i).unwrap(), sev, i % 2 == 1))
+                .unwrap();
         }
         assert_eq!(sink.len(), 3);
         let all = sink.query(&Query::default());
-        assert_eq!(all.iter().map(|r| r.time.as_second()).collect::<Vec<_>>(), [3, 2, 1]);
+        assert_eq!(
+            all.iter().map(|r| r.time.as_second()).collect::<Vec<_>>(),
+            [3, 2, 1]
+        );
 
-        let severe = Query { min_severity: Some(Severity::High), ..Query::default() };
+        let severe = Query {
+            min_severity: Some(Severity::High),
+            ..Query::default()
+        };
         assert_eq!(sink.query(&severe).len(), 2);
-        let kind = Query { kind: Some(EventKind::DataAccess), ..Query::default() };
+        let kind = Query {
+            kind: Some(EventKind::DataAccess),
+            ..Query::default()
+        };
         assert_eq!(sink.query(&kind).len(), 1);
         let window = Query {
             since: Some(Timestamp::from_second(2).unwrap()),
@@ -127,7 +157,10 @@ mod tests {
             ..Query::default()
         };
         assert_eq!(sink.query(&window)[0].time.as_second(), 2);
-        let limited = Query { limit: Some(1), ..Query::default() };
+        let limited = Query {
+            limit: Some(1),
+            ..Query::default()
+        };
         assert_eq!(sink.query(&limited)[0].time.as_second(), 3);
     }
 

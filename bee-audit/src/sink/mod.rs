@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::scrub::Record;
 
-
 mod fanout;
 mod memory;
 mod tracing_sink;
@@ -86,6 +85,10 @@ pub enum SinkError {
 
 impl SinkError {
     pub(crate) fn io(path: impl Into<PathBuf>, operation: &'static str, e: io::Error) -> Self {
-        Self::Io { path: path.into(), operation, source: Arc::new(e) }
+        Self::Io {
+            path: path.into(),
+            operation,
+            source: Arc::new(e),
+        }
     }
 }

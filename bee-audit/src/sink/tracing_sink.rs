@@ -12,8 +12,8 @@ pub struct TracingSink;
 
 impl AuditSink for TracingSink {
     fn write(&self, record: &Record) -> Result<(), SinkError> {
-        let json = serde_json::to_string(record.event())
-            .map_err(|e| SinkError::Encode(e.into()))?;
+        let json =
+            serde_json::to_string(record.event()).map_err(|e| SinkError::Encode(e.into()))?;
         let kind = serde_json::to_value(record.kind()).unwrap_or_default();
         let kind = kind.as_str().unwrap_or("unknown");
         let severity = format!("{:?}", record.severity).to_lowercase();

@@ -49,7 +49,11 @@ fn verify(args: &VerifyArgs) -> ExitCode {
         Err(e) => return fail(USAGE, &e.to_string()),
     };
     let head_path = head_path(args);
-    let head = match head_path.as_deref().map(|p| Head::read(p, &key)).transpose() {
+    let head = match head_path
+        .as_deref()
+        .map(|p| Head::read(p, &key))
+        .transpose()
+    {
         Ok(head) => head.flatten(),
         Err(e @ HeadError::Invalid { .. }) => return fail(BROKEN, &e.to_string()),
         Err(e) => return fail(USAGE, &e.to_string()),

@@ -13,14 +13,19 @@ use bee_audit::{
 use jiff::Timestamp;
 
 fn bee(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bee")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_bee"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// A log of `n` records in `dir/audit`, and its key file.
 fn log(dir: &Path, n: u32) -> (Vec<PathBuf>, PathBuf) {
     let key_file = dir.join("audit-chain.key");
     let key = ChainKey::create_file(&key_file).unwrap();
-    let clock = Arc::new(ManualClock::new(Timestamp::from_second(1_700_000_000).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_second(1_700_000_000).unwrap(),
+    ));
     let config = FileSinkConfig::new(dir.join("audit"))
         .rotate_bytes(1500)
         .durability(Durability::Never);
@@ -28,7 +33,9 @@ fn log(dir: &Path, n: u32) -> (Vec<PathBuf>, PathBuf) {
     for i in 0..n {
         let event = Event::new(
             Timestamp::from_second(1_700_000_000).unwrap(),
-            Activity::ConfigChange { setting: Label::new("tiers").unwrap() },
+            Activity::ConfigChange {
+                setting: Label::new("tiers").unwrap(),
+            },
         )
         .detail(Label::new("n").unwrap(), i);
         sink.write(&Record::scrub(event, &Verbatim)).unwrap();
@@ -56,7 +63,10 @@ fn an_intact_log_exits_zero() {
     let output = verify(&key, &files, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let text = stdout(&output);
-    assert!(text.contains("verified") && text.ends_with("ok\n"), "{text}");
+    assert!(
+        text.contains("verified") && text.ends_with("ok\n"),
+        "{text}"
+    );
     assert!(text.contains("head: "), "{text}");
 }
 
@@ -82,7 +92,11 @@ fn a_log_cut_after_a_whole_record_is_truncated_with_the_head_and_passes_without(
 
     let output = verify(&key, &files, &[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains(":3: truncated"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(":3: truncated"),
+        "{}",
+        stdout(&output)
+    );
     let output = verify(&key, &files, &["--no-head"]);
     assert_eq!(output.status.code(), Some(0));
 }
@@ -108,5 +122,9 @@ fn a_wrong_key_fails_verification() {
     ChainKey::create_file(&other).unwrap();
     let output = verify(&other, &files, &["--no-head"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains(":1: modified"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(":1: modified"),
+        "{}",
+        stdout(&output)
+    );
 }
