@@ -91,6 +91,34 @@ macro_rules! key_api {
             }
         }
 
+        impl $name {
+            /// Reads the key file at `path`, or creates it (mode 0600) when there is none:
+            /// what a server does at start.
+            ///
+            /// # Errors
+            ///
+            /// As [`read_file`](Self::read_file) and [`create_file`](Self::create_file).
+            pub fn read_or_create_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+                let path = path.as_ref();
+                match Self::read_file(path) {
+                    Err(KeyError::Io { source, .. })
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        match Self::create_file(path) {
+                            // Another process created it first: use theirs.
+                            Err(KeyError::Io { source, .. })
+                                if source.kind() == io::ErrorKind::AlreadyExists =>
+                            {
+                                Self::read_file(path)
+                            }
+                            created => created,
+                        }
+                    }
+                    read => read,
+                }
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(concat!(stringify!($name), "(..)"))
@@ -211,6 +239,15 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn read_or_create_makes_a_key_once_and_reads_it_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let first = ChainKey::read_or_create_file(&path).unwrap();
+        let second = ChainKey::read_or_create_file(&path).unwrap();
+        assert_eq!(first.0.0.as_ref(), second.0.0.as_ref());
     }
 
     #[test]

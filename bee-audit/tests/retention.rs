@@ -59,8 +59,7 @@ fn retention_removes_expired_files_and_the_remainder_verifies() {
     assert_eq!(verified.first_seq, report.first_kept_seq);
     assert!(verified.first_seq.unwrap() > 1);
 
-    // Every record older than 30 days that could go went: the first file kept holds a
-    // record no older than 30 days, apart from its predecessors in that same file.
+    // The chain itself says what retention removed.
     let last_text = std::fs::read_to_string(after.last().unwrap()).unwrap();
     let note = last_text.lines().last().unwrap();
     assert!(note.contains("\"note\":\"retention_applied\""), "{note}");

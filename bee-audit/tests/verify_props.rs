@@ -45,6 +45,10 @@ fn key() -> ChainKey {
 }
 
 fn write_log(records: usize, rotate_bytes: u64) -> (Log, Head) {
+    write_tagged_log(records, rotate_bytes, "change")
+}
+
+fn write_tagged_log(records: usize, rotate_bytes: u64, tag: &str) -> (Log, Head) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         Timestamp::from_second(1_750_000_000).unwrap(),
@@ -60,7 +64,7 @@ fn write_log(records: usize, rotate_bytes: u64) -> (Log, Head) {
                 setting: Label::new("tiers").unwrap(),
             },
         )
-        .message(format!("change {n}"));
+        .message(format!("{tag} {n}"));
         sink.write(&Record::scrub(event, &Verbatim)).unwrap();
     }
     sink.close().unwrap();
@@ -253,4 +257,12 @@ proptest! {
         let (failure, _) = verify_bytes(&files, &head);
         prop_assert_eq!(failure, Some((FailureKind::TornTail, last, line_no(lines - 1))));
     }
+}
+
+#[test]
+fn a_head_from_another_chain_is_a_head_mismatch() {
+    let (log, _) = write_log(6, 1 << 20);
+    let (_, other_head) = write_tagged_log(4, 1 << 20, "other");
+    let (failure, _) = verify_log(&log, &other_head);
+    assert_eq!(failure, Some((FailureKind::HeadMismatch, 0, 4)));
 }

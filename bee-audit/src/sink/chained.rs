@@ -711,6 +711,34 @@ mod tests {
     }
 
     #[test]
+    fn the_ocsf_format_chains_and_rotates_like_the_native_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = open(dir.path(), |c| c.rotate_bytes(1500).format(Format::Ocsf));
+        (0..12).for_each(|n| sink.write(&record(n)).unwrap());
+        sink.close().unwrap();
+        drop(sink);
+        let files = ChainedFileSink::files(dir.path()).unwrap();
+        assert!(files.len() > 2);
+        let first = fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            first.lines().next().unwrap().contains("\"class_uid\":3004"),
+            "{first}"
+        );
+        let head = Head::read(dir.path().join(HEAD_FILE), &key()).unwrap();
+        let report = verify_files(&files, &key(), head.as_ref()).unwrap();
+        assert_eq!(report.failure, None);
+
+        // Reopening finds the rotation marker in the OCSF form too.
+        let (sink, report) = ChainedFileSink::open(
+            FileSinkConfig::new(dir.path()).format(Format::Ocsf),
+            &key(),
+            clock(),
+        )
+        .unwrap();
+        assert_eq!(report.last_seq, sink.last_seq());
+    }
+
+    #[test]
     fn a_second_writer_on_the_same_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let _first = open(dir.path(), |c| c);
