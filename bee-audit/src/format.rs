@@ -182,7 +182,8 @@ mod tests {
     use jiff::Timestamp;
 
     use super::*;
-    use crate::event::{Label, Source};
+    use crate::event::Source;
+    use crate::fields::Label;
 
     #[test]
     fn ocsf_form_carries_class_activity_severity_and_epoch_millis() {

@@ -16,7 +16,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Line;
-use crate::event::Label;
+use crate::fields::Label;
+use crate::layout::Split;
 
 /// The legal bases of GDPR article 6(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,11 +155,13 @@ pub(crate) struct FileSpan {
 /// Reads the span of a log file; `None` when it cannot be read.
 pub(crate) fn file_span(path: &Path) -> Option<FileSpan> {
     let bytes = std::fs::read(path).ok()?;
-    let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-    let first_seq = lines.next().and_then(Line::parse).map(|l| l.seq);
-    let complete = memchr::memrchr(b'\n', &bytes)?;
-    let start = memchr::memrchr(b'\n', &bytes[..complete]).map_or(0, |i| i + 1);
-    let newest = Line::parse(&bytes[start..complete]).and_then(|l| event_time(l.event));
+    let split = Split::of(&bytes);
+    let first = split.complete.split(|&b| b == b'\n').next();
+    let first_seq = first.and_then(Line::parse).map(|l| l.seq);
+    let newest = split
+        .last_line()
+        .and_then(Line::parse)
+        .and_then(|l| event_time(l.event));
     Some(FileSpan { first_seq, newest })
 }
 

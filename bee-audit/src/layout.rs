@@ -108,72 +108,97 @@ impl Tail {
     }
 }
 
+/// A log file's bytes split after its last newline.
+pub(crate) struct Split<'a> {
+    /// Every complete line, with its newline.
+    pub(crate) complete: &'a [u8],
+    /// What follows the last newline: a torn line, or nothing.
+    pub(crate) torn: &'a [u8],
+    /// How many complete lines there are.
+    pub(crate) lines: u64,
+}
+
+impl<'a> Split<'a> {
+    pub(crate) fn of(bytes: &'a [u8]) -> Self {
+        let end = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+        let (complete, torn) = bytes.split_at(end);
+        let lines = memchr::memchr_iter(b'\n', complete).count() as u64;
+        Self {
+            complete,
+            torn,
+            lines,
+        }
+    }
+
+    /// The last complete line, without its newline.
+    pub(crate) fn last_line(&self) -> Option<&'a [u8]> {
+        let text = self.complete.strip_suffix(b"\n")?;
+        let start = memchr::memrchr(b'\n', text).map_or(0, |i| i + 1);
+        Some(&text[start..])
+    }
+}
+
 /// Finds the last complete record of the chain and sets aside a torn final line.
 pub(crate) fn recover_tail(
     last: &Path,
     files: &[PathBuf],
     chainer: &Chainer,
 ) -> Result<Tail, OpenError> {
-    let io_err = |source| OpenError::Io {
-        path: last.to_owned(),
-        source,
-    };
-    let bytes = fs::read(last).map_err(io_err)?;
-    let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
-    let lines = memchr::memchr_iter(b'\n', &bytes[..complete]).count() as u64;
+    let bytes = read(last)?;
+    let split = Split::of(&bytes);
     let index = file_index(last).unwrap_or(1);
 
     let mut tail = Tail::empty(last.to_owned(), index);
-    if complete > 0 {
-        let (link, rotated) = authentic_last_line(&bytes[..complete - 1], last, lines, chainer)?;
+    if let Some(line) = split.last_line() {
+        let (link, rotated) = authentic(line, last, split.lines, chainer)?;
         (tail.last, tail.rotated) = (link, rotated);
     } else if files.len() > 1 {
         tail.last = previous_file_end(&files[files.len() - 2], chainer)?;
     }
-    if complete < bytes.len() {
-        tail.torn = Some(set_aside(last, &bytes[complete..], complete, lines + 1)?);
+    if !split.torn.is_empty() {
+        let keep = split.complete.len();
+        tail.torn = Some(set_aside(last, split.torn, keep, split.lines + 1)?);
     }
     Ok(tail)
 }
 
-fn authentic_last_line(
-    text: &[u8],
+fn read(path: &Path) -> Result<Vec<u8>, OpenError> {
+    fs::read(path).map_err(|source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The link and rotation flag of a line that must authenticate.
+fn authentic(
+    line: &[u8],
     path: &Path,
     line_no: u64,
     chainer: &Chainer,
 ) -> Result<(Link, bool), OpenError> {
-    let start = memchr::memrchr(b'\n', text).map_or(0, |i| i + 1);
     let corrupt = || OpenError::Corrupt {
         file: path.to_owned(),
         line: line_no,
     };
-    let line = Line::parse(&text[start..]).ok_or_else(corrupt)?;
-    if !chainer.authentic(&line) {
-        return Err(corrupt());
-    }
-    Ok((
-        Link {
-            seq: line.seq,
-            mac: line.mac,
-        },
-        is_rotation_marker(line.event),
-    ))
+    let line = Line::parse(line)
+        .filter(|l| chainer.authentic(l))
+        .ok_or_else(corrupt)?;
+    let link = Link {
+        seq: line.seq,
+        mac: line.mac,
+    };
+    Ok((link, is_rotation_marker(line.event)))
 }
 
+/// The end of the file before an empty last file: it must end with a valid record.
 fn previous_file_end(path: &Path, chainer: &Chainer) -> Result<Link, OpenError> {
-    let bytes = fs::read(path).map_err(|source| OpenError::Io {
-        path: path.to_owned(),
-        source,
+    let bytes = read(path)?;
+    let split = Split::of(&bytes);
+    let line = split.last_line().ok_or_else(|| OpenError::Corrupt {
+        file: path.to_owned(),
+        line: 1,
     })?;
-    let complete = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
-    let lines = memchr::memchr_iter(b'\n', &bytes[..complete]).count() as u64;
-    if complete == 0 {
-        return Err(OpenError::Corrupt {
-            file: path.to_owned(),
-            line: 1,
-        });
-    }
-    authentic_last_line(&bytes[..complete - 1], path, lines, chainer).map(|(link, _)| link)
+    authentic(line, path, split.lines, chainer).map(|(link, _)| link)
 }
 
 /// Copies the torn bytes to `<file>.torn-<n>`, then cuts them from the log.

@@ -126,6 +126,7 @@ mod auditor;
 mod chain;
 mod clock;
 mod event;
+mod fields;
 mod format;
 pub mod gdpr;
 mod head;
@@ -142,9 +143,9 @@ pub use auditor::{AuditError, Auditor, AuditorBuilder, Destination};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{
     AbuseResponse, ActionRecord, Activity, Actor, AlertRecord, DataOperation, Decision, Direction,
-    Event, EventKind, FieldError, KeyOperation, KeyRef, LABEL_MAX, Label, Outcome, Pseudonym,
-    Pseudonymizer, Severity, Source, SystemNote, Target,
+    Event, EventKind, KeyOperation, Outcome, Severity, Source, SystemNote, Target,
 };
+pub use fields::{FieldError, KeyRef, LABEL_MAX, Label, Pseudonym, Pseudonymizer};
 pub use format::{Format, OCSF_VERSION, ocsf_class, ocsf_severity};
 pub use head::{HEAD_FILE, Head, HeadError};
 pub use key::{ChainKey, KEY_LEN, KeyError, PseudonymKey};

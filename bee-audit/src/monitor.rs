@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, elapsed};
-use crate::event::{Activity, Event, EventKind, KeyRef, Label, Outcome, Pseudonym, Severity};
+use crate::event::{Activity, Event, EventKind, Outcome, Severity};
+use crate::fields::{KeyRef, Label, Pseudonym};
 use crate::scrub::Record;
 
 /// What kind of attack an alert points to; playbooks are chosen by it.

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{ActionRecord, KeyRef, Label};
+use crate::event::ActionRecord;
+use crate::fields::{KeyRef, Label};
 use crate::monitor::{Alert, AlertKind, GroupValue};
 
 /// An action a playbook asks the host to take.

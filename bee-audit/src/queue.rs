@@ -281,7 +281,8 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::event::{EventKind, Label};
+    use crate::event::EventKind;
+    use crate::fields::Label;
     use crate::sink::{MemorySink, Query};
 
     fn record(n: u32) -> Record {

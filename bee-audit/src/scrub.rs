@@ -109,7 +109,8 @@ mod tests {
     use jiff::Timestamp;
 
     use super::*;
-    use crate::event::{Label, Source};
+    use crate::event::Source;
+    use crate::fields::Label;
 
     #[test]
     fn every_free_text_field_passes_the_scrubber() {

@@ -645,7 +645,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::event::Label;
+    use crate::fields::Label;
     use crate::scrub::Verbatim;
     use crate::verify::{Failure, FailureKind, verify_files};
 

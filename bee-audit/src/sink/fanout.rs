@@ -61,7 +61,8 @@ mod tests {
     use jiff::Timestamp;
 
     use super::*;
-    use crate::event::{Activity, Event, Label};
+    use crate::event::{Activity, Event};
+    use crate::fields::Label;
     use crate::scrub::Verbatim;
     use crate::sink::MemorySink;
 

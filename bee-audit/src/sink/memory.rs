@@ -100,7 +100,8 @@ impl AuditSink for MemorySink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Activity, Event, Label};
+    use crate::event::{Activity, Event};
+    use crate::fields::Label;
     use crate::scrub::Verbatim;
 
     fn record(second: i64, severity: Severity, alert: bool) -> Record {

@@ -14,10 +14,9 @@ impl AuditSink for TracingSink {
     fn write(&self, record: &Record) -> Result<(), SinkError> {
         let json =
             serde_json::to_string(record.event()).map_err(|e| SinkError::Encode(e.into()))?;
-        let kind = serde_json::to_value(record.kind()).unwrap_or_default();
-        let kind = kind.as_str().unwrap_or("unknown");
-        let severity = format!("{:?}", record.severity).to_lowercase();
-        let outcome = format!("{:?}", record.outcome).to_lowercase();
+        let kind = record.kind().as_str();
+        let severity = record.severity.as_str();
+        let outcome = record.outcome.as_str();
         let correlation_id = record.correlation_id.as_ref().map_or("", |l| l.as_str());
         macro_rules! emit {
             ($level:expr) => {
