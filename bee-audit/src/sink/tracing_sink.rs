@@ -44,3 +44,55 @@ impl AuditSink for TracingSink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::event::{Activity, Event, Outcome};
+    use crate::fields::Label;
+    use crate::scrub::Verbatim;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn records_go_out_at_the_level_of_their_severity_with_their_fields() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let event = Event::new(
+            Timestamp::UNIX_EPOCH,
+            Activity::Authentication {
+                method: Label::new("api_key").unwrap(),
+                reason: None,
+            },
+        )
+        .outcome(Outcome::Failure)
+        .severity(Severity::Medium);
+        tracing::subscriber::with_default(subscriber, || {
+            TracingSink.write(&Record::scrub(event, &Verbatim)).unwrap();
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("WARN"), "{text}");
+        assert!(text.contains("kind=\"authentication\""), "{text}");
+        assert!(text.contains("outcome=\"failure\""), "{text}");
+    }
+}

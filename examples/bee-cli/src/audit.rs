@@ -97,6 +97,9 @@ fn print_report(report: &VerifyReport, head: Option<(&Path, &Head)>) -> ExitCode
         }
         Some(failure) => {
             let _ = writeln!(out, "FAILED: {failure}");
+            if report.records == 0 && failure.line == 1 {
+                let _ = writeln!(out, "note: no record verified; is this the right key?");
+            }
             ExitCode::from(BROKEN)
         }
     }
