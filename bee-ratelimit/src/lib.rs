@@ -1,8 +1,17 @@
 //! How much may a caller do.
-//!
-//! `bee-ratelimit` decides whether a request may go on under several limits at once, in
-//! one process or across a fleet sharing Redis, and escalates against abusive patterns.
-//!
-//! # Threats and limits
-//!
-//! The crate is not built yet: it limits nothing so far.
+
+mod algorithm;
+pub mod clock;
+mod decision;
+mod memory;
+mod policy;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use decision::{Decision, Source, TierStatus};
+pub use memory::{MemoryOptions, MemoryStats, MemoryStore};
+pub use policy::{
+    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT,
+    Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
+};
+pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
