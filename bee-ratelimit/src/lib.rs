@@ -15,3 +15,14 @@ pub use policy::{
     Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
 };
 pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
+mod abuse;
+mod adaptive;
+mod blocklist;
+mod concurrency;
+mod limiter;
+
+pub use abuse::{AbuseConfig, AbuseDetector, Action, Assessment, Pattern, PatternConfig, Request};
+pub use adaptive::{Adaptive, AdaptiveConfig, InFlight, Level, LoadGauges, LoadSample, LoadSignal};
+pub use blocklist::{Block, BlockList, BlockRule, MAX_REASON_LEN, MemoryBlockList};
+pub use concurrency::{ConcurrencyLimiter, Lease, Leases, MemoryLeases, Permit};
+pub use limiter::Limiter;
