@@ -171,7 +171,11 @@ impl AbuseDetector {
         blocks: Arc<dyn BlockList>,
     ) -> Result<Self, PolicyError> {
         let counters = [
-            Counter::new(Pattern::HighFrequency, "high_frequency", &config.high_frequency)?,
+            Counter::new(
+                Pattern::HighFrequency,
+                "high_frequency",
+                &config.high_frequency,
+            )?,
             Counter::new(Pattern::Identical, "identical", &config.identical)?,
             Counter::new(Pattern::Invalid, "invalid", &config.invalid)?,
             Counter::new(Pattern::Empty, "empty", &config.empty)?,
@@ -199,7 +203,11 @@ impl AbuseDetector {
     /// # Errors
     ///
     /// [`StoreError`] when the store or the block list cannot be used.
-    pub async fn assess(&self, address: &str, request: Request<'_>) -> Result<Assessment, StoreError> {
+    pub async fn assess(
+        &self,
+        address: &str,
+        request: Request<'_>,
+    ) -> Result<Assessment, StoreError> {
         if let Some(block) = self.blocked(address).await? {
             return Ok(Assessment {
                 action: Action::Block,
@@ -229,7 +237,12 @@ impl AbuseDetector {
     /// # Errors
     ///
     /// [`StoreError`] when the block list cannot record it.
-    pub async fn block(&self, address: &str, duration: Duration, reason: &str) -> Result<Block, StoreError> {
+    pub async fn block(
+        &self,
+        address: &str,
+        duration: Duration,
+        reason: &str,
+    ) -> Result<Block, StoreError> {
         let rule = BlockRule::fixed(duration);
         self.blocks.block(&subject(address), &rule, reason).await
     }
@@ -252,7 +265,11 @@ impl AbuseDetector {
         self.blocks.blocked(&subject(address)).await
     }
 
-    async fn count(&self, address: &str, request: Request<'_>) -> Result<Vec<(Pattern, u64)>, StoreError> {
+    async fn count(
+        &self,
+        address: &str,
+        request: Request<'_>,
+    ) -> Result<Vec<(Pattern, u64)>, StoreError> {
         let message = request.message.map(normalise);
         let mut keys = vec![(0, format!("abuse:freq:{address}"))];
         if request.invalid {
@@ -299,20 +316,29 @@ impl AbuseDetector {
         }
     }
 
-    async fn block_for_patterns(&self, address: &str, fired: &[(Pattern, u64)]) -> Result<Block, StoreError> {
+    async fn block_for_patterns(
+        &self,
+        address: &str,
+        fired: &[(Pattern, u64)],
+    ) -> Result<Block, StoreError> {
         let reason = fired
             .iter()
             .max_by_key(|(_, count)| *count)
             .map_or("abuse", |(p, _)| p.code());
         tracing::debug!(reason, "blocking an abusive address");
-        self.blocks.block(&subject(address), &self.rule, reason).await
+        self.blocks
+            .block(&subject(address), &self.rule, reason)
+            .await
     }
 }
 
 impl Counter {
     fn new(pattern: Pattern, field: &str, c: &PatternConfig) -> Result<Self, PolicyError> {
         if c.count == 0 {
-            return Err(PolicyError::invalid(format!("{field}.count"), "must be at least 1"));
+            return Err(PolicyError::invalid(
+                format!("{field}.count"),
+                "must be at least 1",
+            ));
         }
         let window = parse_duration(&c.window)
             .map_err(|reason| PolicyError::invalid(format!("{field}.window"), reason))?;
@@ -375,7 +401,10 @@ mod tests {
 
     fn detector(clock: &ManualClock) -> AbuseDetector {
         let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let store = Arc::new(MemoryStore::with_clock(MemoryOptions::default(), clock.clone()));
+        let store = Arc::new(MemoryStore::with_clock(
+            MemoryOptions::default(),
+            clock.clone(),
+        ));
         let blocks = Arc::new(MemoryBlockList::with_clock(1000, clock));
         AbuseDetector::new(&AbuseConfig::default(), store, blocks).unwrap()
     }
@@ -392,7 +421,15 @@ mod tests {
     async fn a_quiet_address_is_allowed() {
         let clock = ManualClock::at_2025();
         let d = detector(&clock);
-        let a = send(&d, 5, Request { message: Some("hello"), invalid: false }).await;
+        let a = send(
+            &d,
+            5,
+            Request {
+                message: Some("hello"),
+                invalid: false,
+            },
+        )
+        .await;
         assert_eq!((a.action, a.score), (Action::Allow, 0));
     }
 
@@ -400,9 +437,15 @@ mod tests {
     async fn identical_messages_escalate_to_throttle_challenge_and_block() {
         let clock = ManualClock::at_2025();
         let d = detector(&clock);
-        let spam = Request { message: Some("  Buy NOW  "), invalid: false };
+        let spam = Request {
+            message: Some("  Buy NOW  "),
+            invalid: false,
+        };
         assert_eq!(send(&d, 10, spam).await.action, Action::Throttle);
-        let variant = Request { message: Some("buy now"), invalid: false };
+        let variant = Request {
+            message: Some("buy now"),
+            invalid: false,
+        };
         assert_eq!(send(&d, 10, variant).await.action, Action::Challenge);
         let blocked = send(&d, 10, spam).await;
         assert_eq!(blocked.action, Action::Block);
@@ -416,18 +459,26 @@ mod tests {
         let d = detector(&clock);
         let flood = Request::default();
         let first = send(&d, 300, flood).await.block.unwrap();
-        assert_eq!(first.until.saturating_since(clock.now()), Duration::from_secs(900));
+        assert_eq!(
+            first.until.saturating_since(clock.now()),
+            Duration::from_secs(900)
+        );
         clock.set(first.until);
         let second = send(&d, 300, flood).await.block.unwrap();
         assert_eq!(second.offenses, 2);
-        assert_eq!(second.until.saturating_since(clock.now()), Duration::from_secs(1800));
+        assert_eq!(
+            second.until.saturating_since(clock.now()),
+            Duration::from_secs(1800)
+        );
     }
 
     #[tokio::test]
     async fn a_block_from_outside_holds_and_can_be_lifted() {
         let clock = ManualClock::at_2025();
         let d = detector(&clock);
-        d.block("203.0.113.7", Duration::from_secs(3600), "brute_force").await.unwrap();
+        d.block("203.0.113.7", Duration::from_secs(3600), "brute_force")
+            .await
+            .unwrap();
         let a = send(&d, 1, Request::default()).await;
         assert_eq!(a.action, Action::Block);
         assert_eq!(a.block.unwrap().reason, "brute_force");
@@ -439,10 +490,26 @@ mod tests {
     async fn invalid_and_empty_requests_score_past_their_thresholds() {
         let clock = ManualClock::at_2025();
         let d = detector(&clock);
-        let a = send(&d, 20, Request { message: Some(" "), invalid: true }).await;
+        let a = send(
+            &d,
+            20,
+            Request {
+                message: Some(" "),
+                invalid: true,
+            },
+        )
+        .await;
         assert_eq!(a.patterns, [(Pattern::Invalid, 20)]);
         assert_eq!(a.score, 25);
-        let a = send(&d, 30, Request { message: Some(""), invalid: false }).await;
+        let a = send(
+            &d,
+            30,
+            Request {
+                message: Some(""),
+                invalid: false,
+            },
+        )
+        .await;
         assert!(a.patterns.contains(&(Pattern::Empty, 50)), "{a:?}");
     }
 
@@ -450,7 +517,10 @@ mod tests {
     fn rejects_thresholds_out_of_order_and_zero_counts() {
         let store = Arc::new(MemoryStore::new(MemoryOptions::default()));
         let blocks = Arc::new(MemoryBlockList::new(10));
-        let bad = AbuseConfig { challenge_at: 80, ..AbuseConfig::default() };
+        let bad = AbuseConfig {
+            challenge_at: 80,
+            ..AbuseConfig::default()
+        };
         assert!(AbuseDetector::new(&bad, store.clone(), blocks.clone()).is_err());
         let mut bad = AbuseConfig::default();
         bad.identical.count = 0;

@@ -133,7 +133,9 @@ impl Adaptive {
         let now = self.clock.now();
         let mut since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.level();
-        let target = self.config.target(current, pressure, now.saturating_since(*since));
+        let target = self
+            .config
+            .target(current, pressure, now.saturating_since(*since));
         if target != current {
             self.level.store(target as u8, Ordering::Relaxed);
             *since = now;
@@ -169,7 +171,11 @@ impl LoadGauges {
         LoadGauges {
             in_flight: AtomicU64::new(0),
             latency_micros: AtomicU64::new(0),
-            weight: if weight.is_finite() { weight.clamp(0.0, 1.0) } else { 0.1 },
+            weight: if weight.is_finite() {
+                weight.clamp(0.0, 1.0)
+            } else {
+                0.1
+            },
         }
     }
 
@@ -186,7 +192,11 @@ impl LoadGauges {
         let sample = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX) as f64;
         // A lost race between two updates loses one sample, which an average can afford.
         let old = self.latency_micros.load(Ordering::Relaxed) as f64;
-        let new = if old == 0.0 { sample } else { old + self.weight * (sample - old) };
+        let new = if old == 0.0 {
+            sample
+        } else {
+            old + self.weight * (sample - old)
+        };
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         self.latency_micros.store(new as u64, Ordering::Relaxed);
     }
@@ -196,7 +206,9 @@ impl LoadSignal for LoadGauges {
     fn sample(&self) -> LoadSample {
         LoadSample {
             in_flight: Some(self.in_flight.load(Ordering::Relaxed)),
-            latency: Some(Duration::from_micros(self.latency_micros.load(Ordering::Relaxed))),
+            latency: Some(Duration::from_micros(
+                self.latency_micros.load(Ordering::Relaxed),
+            )),
             ..LoadSample::default()
         }
     }
@@ -228,7 +240,10 @@ impl Checked {
     fn from(c: &AdaptiveConfig) -> Result<Self, PolicyError> {
         let unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
         if !c.multipliers.iter().all(|&m| unit(m)) {
-            return Err(PolicyError::invalid("multipliers", "each must be in (0, 1]"));
+            return Err(PolicyError::invalid(
+                "multipliers",
+                "each must be in (0, 1]",
+            ));
         }
         let rising = c.enter.windows(2).all(|w| w[0] < w[1]);
         if !c.enter.iter().all(|&e| unit(e)) || !rising {
@@ -343,7 +358,10 @@ mod tests {
             levels.push(a.update());
         }
         use Level::*;
-        assert_eq!(levels, [Medium, Medium, Medium, Medium, Medium, Medium, Normal]);
+        assert_eq!(
+            levels,
+            [Medium, Medium, Medium, Medium, Medium, Medium, Normal]
+        );
     }
 
     #[test]

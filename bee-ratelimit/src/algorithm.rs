@@ -120,7 +120,9 @@ fn cells_per_tier(algorithm: Algorithm) -> usize {
 
 fn evaluate(algorithm: Algorithm, tier: &Tier, cells: &[u64], now: u64, cost: u64) -> Eval {
     match algorithm {
-        Algorithm::SlidingWindow { buckets } => Window::of(tier, buckets).evaluate(cells, now, cost),
+        Algorithm::SlidingWindow { buckets } => {
+            Window::of(tier, buckets).evaluate(cells, now, cost)
+        }
         Algorithm::Gcra => Gcra::of(tier, cost).evaluate(cells, now),
     }
 }
@@ -162,6 +164,11 @@ impl Window {
         }
     }
 
+    /// The tier's limit, saturated to what a window counts.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+
     fn evaluate(&self, cells: &[u64], now: u64, cost: u64) -> Eval {
         let k = self.bucket_of(cells, now);
         let used = self.counted(cells, k).map(|(_, c)| c).sum::<u64>();
@@ -185,7 +192,10 @@ impl Window {
         }
         cells[0] = k;
         // Admitted counts never exceed the limit, which fits in u32.
-        let count = self.count(cells, k).saturating_add(cost).min(MAX_WINDOW_LIMIT);
+        let count = self
+            .count(cells, k)
+            .saturating_add(cost)
+            .min(MAX_WINDOW_LIMIT);
         self.set(cells, k, count);
     }
 
@@ -229,7 +239,9 @@ impl Window {
     /// The buckets counted at index `k`, oldest first, with their counts.
     fn counted<'c>(&self, cells: &'c [u64], k: u64) -> impl Iterator<Item = (u64, u64)> + 'c {
         let head = cells[0];
-        let from = k.saturating_sub(self.buckets).max(head.saturating_sub(self.buckets));
+        let from = k
+            .saturating_sub(self.buckets)
+            .max(head.saturating_sub(self.buckets));
         let this = *self;
         let range = if head >= from { from..=head } else { 1..=0 };
         range.map(move |j| (j, this.count(cells, j)))
@@ -237,7 +249,8 @@ impl Window {
 
     /// When bucket `j` stops being counted.
     fn leaves_at(&self, j: u64) -> u64 {
-        j.saturating_add(self.buckets + 1).saturating_mul(self.width)
+        j.saturating_add(self.buckets + 1)
+            .saturating_mul(self.width)
     }
 
     fn ring(&self) -> u64 {
@@ -247,7 +260,11 @@ impl Window {
     fn count(&self, cells: &[u64], j: u64) -> u64 {
         let slot = j % self.ring();
         let word = cells[1 + (slot / 2) as usize];
-        if slot % 2 == 0 { word & 0xFFFF_FFFF } else { word >> 32 }
+        if slot % 2 == 0 {
+            word & 0xFFFF_FFFF
+        } else {
+            word >> 32
+        }
     }
 
     fn set(&self, cells: &mut [u64], j: u64, count: u64) {
@@ -267,7 +284,7 @@ impl Window {
 /// With emission interval `T` and burst `b`, a request of cost `n` at time `t` is
 /// admitted when `max(TAT, t) + n·T - t <= b·T`, and then `TAT = max(TAT, t) + n·T`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Gcra {
+struct Gcra {
     interval: u64,
     tolerance: u64,
     increment: u64,
@@ -275,7 +292,7 @@ pub(crate) struct Gcra {
 }
 
 impl Gcra {
-    pub(crate) fn of(tier: &Tier, cost: u64) -> Self {
+    fn of(tier: &Tier, cost: u64) -> Self {
         let interval = tier.emission_interval_nanos();
         Gcra {
             interval,

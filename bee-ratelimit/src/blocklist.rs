@@ -51,7 +51,9 @@ impl BlockRule {
     /// The block length of offense number `offense` (1 for the first), saturating.
     pub fn duration_for(&self, offense: u32) -> Duration {
         let growth = self.factor.max(1).saturating_pow(offense.saturating_sub(1));
-        self.base.saturating_mul(growth).min(self.max.max(self.base))
+        self.base
+            .saturating_mul(growth)
+            .min(self.max.max(self.base))
     }
 }
 
@@ -93,8 +95,7 @@ pub trait BlockList: Send + Sync + std::fmt::Debug {
     /// # Errors
     ///
     /// [`StoreError`] when the subject is too long or the store cannot be read.
-    fn blocked<'a>(&'a self, subject: &'a str)
-    -> BoxFuture<'a, Result<Option<Block>, StoreError>>;
+    fn blocked<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Option<Block>, StoreError>>;
 }
 
 /// A block list in this process's memory, bounded in subjects.
@@ -125,7 +126,12 @@ impl MemoryBlockList {
     /// # Errors
     ///
     /// [`StoreError::KeyTooLong`] for a subject over [`MAX_KEY_LEN`](crate::MAX_KEY_LEN).
-    pub fn block_now(&self, subject: &str, rule: &BlockRule, reason: &str) -> Result<Block, StoreError> {
+    pub fn block_now(
+        &self,
+        subject: &str,
+        rule: &BlockRule,
+        reason: &str,
+    ) -> Result<Block, StoreError> {
         check_key(subject)?;
         let now = self.clock.now().as_nanos();
         let mut records = self.lock();
@@ -184,10 +190,7 @@ impl BlockList for MemoryBlockList {
         Box::pin(std::future::ready(self.unblock_now(subject)))
     }
 
-    fn blocked<'a>(
-        &'a self,
-        subject: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Block>, StoreError>> {
+    fn blocked<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Option<Block>, StoreError>> {
         Box::pin(std::future::ready(self.blocked_now(subject)))
     }
 }
@@ -266,7 +269,9 @@ mod tests {
     fn a_fixed_block_lasts_its_duration_and_expiry_is_inclusive() {
         let clock = ManualClock::at_2025();
         let blocks = list(&clock);
-        let block = blocks.block_now("ip:1", &BlockRule::fixed(HOUR), "brute_force").unwrap();
+        let block = blocks
+            .block_now("ip:1", &BlockRule::fixed(HOUR), "brute_force")
+            .unwrap();
         assert_eq!(block.until, clock.now().saturating_add(HOUR));
         clock.advance(HOUR - Duration::from_nanos(1));
         assert!(blocks.blocked_now("ip:1").unwrap().is_some());
@@ -300,7 +305,10 @@ mod tests {
         assert!(blocks.unblock_now("ip:1").unwrap());
         assert!(!blocks.unblock_now("ip:1").unwrap());
         assert_eq!(blocks.blocked_now("ip:1").unwrap(), None);
-        assert_eq!(blocks.block_now("ip:1", &rule, "abuse").unwrap().offenses, 2);
+        assert_eq!(
+            blocks.block_now("ip:1", &rule, "abuse").unwrap().offenses,
+            2
+        );
     }
 
     #[test]
@@ -308,7 +316,9 @@ mod tests {
         let clock = ManualClock::at_2025();
         let blocks = list(&clock);
         for i in 0..10 {
-            blocks.block_now(&format!("ip:{i}"), &BlockRule::fixed(HOUR), "x").unwrap();
+            blocks
+                .block_now(&format!("ip:{i}"), &BlockRule::fixed(HOUR), "x")
+                .unwrap();
         }
         assert_eq!(blocks.lock().len(), 3);
         assert!(blocks.blocked_now("ip:9").unwrap().is_some());

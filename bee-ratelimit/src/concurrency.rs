@@ -34,7 +34,11 @@ pub trait Leases: Send + Sync + std::fmt::Debug {
     /// # Errors
     ///
     /// [`StoreError`] when the store cannot be reached (the lease then expires by itself).
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Extends a held lease to `ttl` from now; `false` if it had already expired.
     ///
@@ -146,7 +150,9 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else { return };
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
         let leases = Arc::clone(&self.leases);
         let key = std::mem::take(&mut self.key);
         let mut release = Box::pin(async move {
@@ -198,7 +204,12 @@ impl MemoryLeases {
     /// # Errors
     ///
     /// [`StoreError::KeyTooLong`] for a key over [`MAX_KEY_LEN`](crate::MAX_KEY_LEN).
-    pub fn acquire_now(&self, key: &str, max: u32, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+    pub fn acquire_now(
+        &self,
+        key: &str,
+        max: u32,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
         check_key(key)?;
         let now = self.clock.now().as_nanos();
         let mut held = self.lock();
@@ -257,7 +268,11 @@ impl Leases for MemoryLeases {
         Box::pin(std::future::ready(self.acquire_now(key, max, ttl)))
     }
 
-    fn release<'a>(&'a self, key: &'a str, lease: &'a Lease) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.release_now(key, lease);
         Box::pin(std::future::ready(Ok(())))
     }

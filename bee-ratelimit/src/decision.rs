@@ -90,7 +90,11 @@ impl Decision {
         self.source
     }
 
-    pub(crate) fn new(policy: &Policy, verdict: Verdict, statuses: [TierStatus; MAX_TIERS]) -> Self {
+    pub(crate) fn new(
+        policy: &Policy,
+        verdict: Verdict,
+        statuses: [TierStatus; MAX_TIERS],
+    ) -> Self {
         Decision {
             policy: policy.clone(),
             admitted: verdict.admitted,
@@ -102,7 +106,12 @@ impl Decision {
     }
 
     /// A decision made without the store: every tier shown at its full limit.
-    pub(crate) fn unchecked(policy: &Policy, admitted: bool, retry: Duration, source: Source) -> Self {
+    pub(crate) fn unchecked(
+        policy: &Policy,
+        admitted: bool,
+        retry: Duration,
+        source: Source,
+    ) -> Self {
         let mut statuses = [TierStatus::default(); MAX_TIERS];
         for (status, tier) in statuses.iter_mut().zip(policy.tiers()) {
             status.limit = tier.limit();

@@ -11,8 +11,8 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use decision::{Decision, Source, TierStatus};
 pub use memory::{MemoryOptions, MemoryStats, MemoryStore};
 pub use policy::{
-    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT,
-    Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
+    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT, Policy,
+    PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
 };
 pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
 mod abuse;
@@ -26,3 +26,5 @@ pub use adaptive::{Adaptive, AdaptiveConfig, InFlight, Level, LoadGauges, LoadSa
 pub use blocklist::{Block, BlockList, BlockRule, MAX_REASON_LEN, MemoryBlockList};
 pub use concurrency::{ConcurrencyLimiter, Lease, Leases, MemoryLeases, Permit};
 pub use limiter::Limiter;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -39,8 +39,17 @@ impl Limiter {
     ///
     /// [`StoreError`] when the key is too long, or the store cannot decide and its
     /// configured fallback is to report the error.
-    pub async fn check(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
-        match self.adaptive.as_deref().filter(|a| a.level() != Level::Normal) {
+    pub async fn check(
+        &self,
+        key: &str,
+        policy: &Policy,
+        cost: u64,
+    ) -> Result<Decision, StoreError> {
+        match self
+            .adaptive
+            .as_deref()
+            .filter(|a| a.level() != Level::Normal)
+        {
             Some(adaptive) => {
                 let scaled = policy.scaled(adaptive.multiplier());
                 self.store.check(key, &scaled, cost).await

@@ -116,7 +116,9 @@ impl MemoryStore {
         let now = self.clock.now().as_nanos();
         for shard in self.shards.iter() {
             let removed = lock(shard).sweep(now);
-            self.stats.idle_removed.fetch_add(removed, Ordering::Relaxed);
+            self.stats
+                .idle_removed
+                .fetch_add(removed, Ordering::Relaxed);
         }
     }
 
@@ -124,7 +126,13 @@ impl MemoryStore {
     pub fn state_bytes(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| lock(s).map.values().map(|e| e.state.heap_bytes()).sum::<usize>())
+            .map(|s| {
+                lock(s)
+                    .map
+                    .values()
+                    .map(|e| e.state.heap_bytes())
+                    .sum::<usize>()
+            })
             .sum()
     }
 
@@ -135,7 +143,14 @@ impl MemoryStore {
         lock(&self.shards[index])
     }
 
-    fn insert(&self, shard: &mut Shard, key: &str, policy: &Policy, now: u64, cost: u64) -> Decision {
+    fn insert(
+        &self,
+        shard: &mut Shard,
+        key: &str,
+        policy: &Policy,
+        now: u64,
+        cost: u64,
+    ) -> Decision {
         if !shard.map.contains_key(key) && shard.map.len() >= self.per_shard {
             self.make_room(shard, now);
         }
@@ -151,7 +166,9 @@ impl MemoryStore {
         // shard's capacity in inserts keeps the cost per insert constant.
         if shard.inserts_since_sweep >= self.per_shard / 8 {
             let removed = shard.sweep(now);
-            self.stats.idle_removed.fetch_add(removed, Ordering::Relaxed);
+            self.stats
+                .idle_removed
+                .fetch_add(removed, Ordering::Relaxed);
         }
         if shard.map.len() >= self.per_shard {
             shard.evict_one();
@@ -220,7 +237,9 @@ impl Shard {
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // A panic while holding the lock cannot leave a shard half-updated in a way that
     // matters more than losing it, so a poisoned lock is used as it is.
-    shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -68,7 +68,10 @@ impl Tier {
         check_name(name)?;
         let field = |what: &str| format!("tiers.{name}.{what}");
         if window.is_zero() {
-            return Err(PolicyError::invalid(field("window"), "must be longer than zero"));
+            return Err(PolicyError::invalid(
+                field("window"),
+                "must be longer than zero",
+            ));
         }
         if limit == 0 {
             return Err(PolicyError::invalid(field("limit"), "must be at least 1"));
@@ -256,16 +259,6 @@ impl Policy {
     /// state recorded under another shape is started afresh.
     pub(crate) fn shape(&self) -> u64 {
         self.inner.shape
-    }
-
-    /// The longest window of the policy.
-    pub(crate) fn longest_window(&self) -> Duration {
-        self.inner
-            .tiers
-            .iter()
-            .map(|t| t.window)
-            .max()
-            .unwrap_or_default()
     }
 }
 
@@ -462,7 +455,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3_600_000,
         "d" => 86_400_000,
         "w" => 604_800_000,
-        _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m, h, d or w)")),
+        _ => {
+            return Err(format!(
+                "`{text}` has an unknown unit (use ms, s, m, h, d or w)"
+            ));
+        }
     };
     if value == 0 {
         return Err("must be longer than zero".to_owned());
@@ -502,7 +499,10 @@ fn check_algorithm(algorithm: Algorithm) -> Result<(), PolicyError> {
 
 fn check_tier_count(count: usize) -> Result<(), PolicyError> {
     if count == 0 {
-        return Err(PolicyError::invalid("tiers", "a policy needs at least one tier"));
+        return Err(PolicyError::invalid(
+            "tiers",
+            "a policy needs at least one tier",
+        ));
     }
     if count > MAX_TIERS {
         let reason = format!("{count} tiers; a policy has at most {MAX_TIERS}");
@@ -553,7 +553,8 @@ mod tests {
 
     #[test]
     fn loads_the_same_policy_from_yaml_and_toml() {
-        let yaml = "algorithm: gcra\ntiers:\n  1m: 60\n  hour: { window: 1h, limit: 1000, burst: 5 }\n";
+        let yaml =
+            "algorithm: gcra\ntiers:\n  1m: 60\n  hour: { window: 1h, limit: 1000, burst: 5 }\n";
         let toml = "algorithm = \"gcra\"\n[tiers]\n1m = 60\nhour = { window = \"1h\", limit = 1000, burst = 5 }\n";
         let a = Policy::from_yaml(yaml).unwrap();
         let b = Policy::from_toml(toml).unwrap();
@@ -579,7 +580,10 @@ mod tests {
     #[test]
     fn rejects_zero_burst_bad_buckets_no_tiers_and_unknown_fields() {
         let cases = [
-            ("algorithm: gcra\ntiers:\n  1m: { limit: 5, burst: 0 }\n", "tiers.1m.burst"),
+            (
+                "algorithm: gcra\ntiers:\n  1m: { limit: 5, burst: 0 }\n",
+                "tiers.1m.burst",
+            ),
             ("buckets: 0\n", "buckets"),
             ("buckets: 61\n", "buckets"),
             ("tiers: {}\n", "tiers"),

@@ -63,8 +63,11 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
         1 => -30_000i64..0,
         1 => 3_000i64..=60_000,
     ];
-    prop::collection::vec((step, 1u64..=5), 1..120)
-        .prop_map(|v| v.into_iter().map(|(step_ms, cost)| Step { step_ms, cost }).collect())
+    prop::collection::vec((step, 1u64..=5), 1..120).prop_map(|v| {
+        v.into_iter()
+            .map(|(step_ms, cost)| Step { step_ms, cost })
+            .collect()
+    })
 }
 
 fn window_case() -> impl Strategy<Value = Case> {
