@@ -26,5 +26,8 @@ pub use adaptive::{Adaptive, AdaptiveConfig, InFlight, Level, LoadGauges, LoadSa
 pub use blocklist::{Block, BlockList, BlockRule, MAX_REASON_LEN, MemoryBlockList};
 pub use concurrency::{ConcurrencyLimiter, Lease, Leases, MemoryLeases, Permit};
 pub use limiter::Limiter;
+pub mod headers;
+#[cfg(feature = "tower")]
+pub mod layer;
 #[cfg(feature = "redis")]
 pub mod redis;
