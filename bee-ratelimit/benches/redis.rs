@@ -1,1 +1,131 @@
-fn main() {}
+//! Redis decisions per second with 32 concurrent tasks, beside a trivial EVALSHA on the
+//! same server in the same run. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
+//! prefix and are deleted at the end.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bee_ratelimit::redis::{RedisOptions, RedisStore};
+use bee_ratelimit::{Policy, Store};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+const TASKS: u64 = 32;
+const KEYS: u64 = 1024;
+
+fn run<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, op: F) -> Duration
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicU64::new(0));
+    rt.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (op, next) = (Arc::clone(&op), Arc::clone(&next));
+                tokio::spawn(async move {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= iters {
+                            break;
+                        }
+                        op(n % KEYS).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+fn decisions(c: &mut Criterion) {
+    let Some(url) = bee_testkit::redis_url() else {
+        return;
+    };
+    let prefix = bee_testkit::unique_name("rl_bench");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let (store, conn) = rt.block_on(async {
+        let mut options = RedisOptions::new(&url);
+        options.prefix = prefix.clone();
+        options.timeout = Duration::from_secs(5);
+        let store = Arc::new(RedisStore::new(options).unwrap());
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let conn = ConnectionManager::new(client).await.unwrap();
+        (store, conn)
+    });
+    let trivial = Arc::new(Script::new("return 1"));
+
+    let mut group = c.benchmark_group("redis_32_tasks");
+    group.throughput(Throughput::Elements(1));
+    let (t, p) = (Arc::clone(&trivial), prefix.clone());
+    group.bench_function("trivial_evalsha", |b| {
+        b.iter_custom(|iters| {
+            let (t, p, conn) = (Arc::clone(&t), p.clone(), conn.clone());
+            run(&rt, iters, move |k| {
+                let (t, mut conn, key) = (Arc::clone(&t), conn.clone(), format!("{p}:{{t{k}}}:x"));
+                async move {
+                    let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
+                }
+            })
+        })
+    });
+    let cases = [
+        (
+            "ours_window_single",
+            Policy::from_tiers([("1m", 1 << 31)]).unwrap(),
+        ),
+        (
+            "ours_window_three_tiers",
+            Policy::from_tiers([("1m", 1 << 31), ("1h", 1 << 31), ("1d", 1 << 31)]).unwrap(),
+        ),
+    ];
+    for (name, policy) in cases {
+        let policy = Arc::new(policy);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                run(&rt, iters, move |k| {
+                    let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                    async move {
+                        let d = store.check(&format!("k{k}"), &policy, 1).await.unwrap();
+                        assert_eq!(d.source(), bee_ratelimit::Source::Store);
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+
+    rt.block_on(async {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        for chunk in keys.chunks(500) {
+            let _: () = redis::cmd("DEL")
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+criterion_group!(benches, decisions);
+criterion_main!(benches);
