@@ -14,104 +14,87 @@
 -- Time is Redis's own clock (TIME), so servers with skewed clocks agree. Each state
 -- keeps the clock reading it last saw and an effective time that moves by forward steps
 -- only: a clock stepped back never locks a caller out.
+--
+-- State is packed with the struct library (exact doubles; formatting numbers as text
+-- costs far more): tag, last clock reading, effective time, then the head bucket and
+-- the ring of 32-bit counts (sliding window) or the TAT (GCRA). The tag is the bucket
+-- width, or -1 for GCRA: a state of another shape starts afresh.
 
+local floor, max, min = math.floor, math.max, math.min
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local algo = ARGV[1]
+local window = ARGV[1] == 'w'
 local buckets = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local ring = buckets + 1
 local n = #KEYS
 
--- state: tag, last clock reading, effective time, then the algorithm's numbers
-local function load(key, tag, size)
-  local raw = redis.call('GET', key)
-  local s = {}
-  if raw then
-    for x in string.gmatch(raw, '[^ ]+') do s[#s + 1] = x end
+local fmt, bytes, size = '<dddd', 32, 1
+if window then
+  fmt = fmt .. string.rep('I4', ring)
+  bytes = 32 + 4 * ring
+  size = 1 + ring
+end
+
+local S, A, B, C, K, BACK = {}, {}, {}, {}, {}, {}
+local admitted, denied_by, wait = true, 0, 0
+
+for i = 1, n do
+  local a, b, c = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  A[i], B[i], C[i] = a, b, c
+  local tag = window and b or -1
+
+  local raw = redis.call('GET', KEYS[i])
+  local s
+  if raw and #raw == bytes then
+    s = { struct.unpack(fmt, raw) }
+    if s[1] ~= tag then s = nil end
   end
-  if #s ~= size + 3 or s[1] ~= tag then
+  if not s then
     s = { tag, now, now }
-    for i = 1, size do s[i + 3] = 0 end
-  else
-    for i = 2, #s do s[i] = tonumber(s[i]) end
+    for j = 4, 3 + size do s[j] = 0 end
   end
-  s.back = now < s[2]
+  BACK[i] = now < s[2]
   if now > s[2] then s[3] = s[3] + (now - s[2]) end
   s[2] = now
-  return s
-end
+  S[i] = s
 
-local function save(key, s, ttl_us)
-  local out = { s[1] }
-  for i = 2, #s do out[i] = string.format('%.0f', s[i]) end
-  local ms = math.floor(ttl_us / 1000) + 1000
-  redis.call('SET', key, table.concat(out, ' '), 'PX', ms)
-end
-
--- sliding window: s[4] head bucket, s[5 .. 5 + buckets] the ring of counts
-local function count(s, j) return s[5 + (j % ring)] end
-
-local function window_eval(s, limit, width)
-  local k = math.max(math.floor(s[3] / width), s[4])
-  local from = math.max(k - buckets, 0)
-  local used = 0
-  if s[4] >= from then
-    for j = from, s[4] do used = used + count(s, j) end
-  end
-  if used + cost <= limit then return true, 0, k end
-  if cost > limit then return false, -1, k end
-  local left = used
-  for j = from, s[4] do
-    left = left - count(s, j)
-    if left + cost <= limit then
-      return false, (j + buckets + 1) * width - s[3], k
-    end
-  end
-  return false, (k + buckets + 1) * width - s[3], k
-end
-
-local function window_commit(s, k)
-  local stale = math.min(k - s[4], ring)
-  for i = 0, stale - 1 do s[5 + ((k - i) % ring)] = 0 end
-  s[4] = k
-  s[5 + (k % ring)] = s[5 + (k % ring)] + cost
-end
-
-local function window_status(s, k, limit, width)
-  local from = math.max(k - buckets, 0)
-  local used, newest = 0, -1
-  if s[4] >= from then
-    for j = from, s[4] do
-      local c = count(s, j)
-      used = used + c
-      if c > 0 then newest = j end
-    end
-  end
-  local reset = 0
-  if newest >= 0 then reset = (newest + buckets + 1) * width - s[3] end
-  return math.max(limit - used, 0), reset
-end
-
--- GCRA: s[4] the theoretical arrival time
-local function gcra_eval(s, interval, tolerance, increment)
-  local ahead = math.max(s[4], s[3]) + increment - s[3]
-  if ahead <= tolerance then return true, 0 end
-  if increment > tolerance then return false, -1 end
-  return false, ahead - tolerance
-end
-
-local states, ks = {}, {}
-local admitted, denied_by, wait = true, 0, 0
-for i = 1, n do
-  local a, b = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i])
+  local eff = s[3]
   local fits, w
-  if algo == 'w' then
-    states[i] = load(KEYS[i], 'w' .. b, 1 + ring)
-    fits, w, ks[i] = window_eval(states[i], a, b)
+  if window then
+    -- counted buckets: k - buckets .. k; counts sit at s[5 + j % ring]
+    local head = s[4]
+    local k = max(floor(eff / b), head)
+    K[i] = k
+    local from = max(k - buckets, 0)
+    local used = 0
+    if head >= from then
+      for j = from, head do used = used + s[5 + j % ring] end
+    end
+    if used + cost <= a then
+      fits = true
+    elseif cost > a then
+      fits, w = false, -1
+    else
+      fits = false
+      local left = used
+      for j = from, head do
+        left = left - s[5 + j % ring]
+        if left + cost <= a then
+          w = (j + buckets + 1) * b - eff
+          break
+        end
+      end
+    end
   else
-    states[i] = load(KEYS[i], 'g', 1)
-    fits, w = gcra_eval(states[i], a, b, tonumber(ARGV[3 + 3 * i]))
+    local ahead = max(s[4], eff) + c - eff
+    if ahead <= b then
+      fits = true
+    elseif c > b then
+      fits, w = false, -1
+    else
+      fits, w = false, ahead - b
+    end
   end
   if not fits then
     admitted = false
@@ -123,20 +106,40 @@ end
 
 local out = { admitted and 1 or 0, denied_by, wait }
 for i = 1, n do
-  local s = states[i]
-  local a, b, c = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local remaining, reset
-  if algo == 'w' then
-    if admitted then window_commit(s, ks[i]) end
-    remaining, reset = window_status(s, ks[i], a, b)
-    if admitted or s.back then save(KEYS[i], s, (buckets + 1) * b) end
+  local s, a, b = S[i], A[i], B[i]
+  local eff = s[3]
+  local remaining, reset, ttl
+  if window then
+    local k = K[i]
+    if admitted then
+      local stale = min(k - s[4], ring)
+      for d = 0, stale - 1 do s[5 + (k - d) % ring] = 0 end
+      s[4] = k
+      s[5 + k % ring] = s[5 + k % ring] + cost
+    end
+    local from = max(k - buckets, 0)
+    local used, newest = 0, -1
+    if s[4] >= from then
+      for j = from, s[4] do
+        local count = s[5 + j % ring]
+        used = used + count
+        if count > 0 then newest = j end
+      end
+    end
+    remaining = max(a - used, 0)
+    reset = 0
+    if newest >= 0 then reset = (newest + buckets + 1) * b - eff end
+    ttl = (buckets + 1) * b
   else
-    if admitted then s[4] = math.max(s[4], s[3]) + c end
-    reset = math.max(s[4] - s[3], 0)
-    remaining = math.floor(math.max(b - reset, 0) / a)
-    if admitted or s.back then save(KEYS[i], s, reset) end
+    if admitted then s[4] = max(s[4], eff) + C[i] end
+    reset = max(s[4] - eff, 0)
+    remaining = floor(max(b - reset, 0) / a)
+    ttl = reset
   end
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
+  if admitted or BACK[i] then
+    redis.call('SET', KEYS[i], struct.pack(fmt, unpack(s, 1, 3 + size)), 'PX', floor(ttl / 1000) + 1000)
+  end
+  out[2 + 2 * i] = remaining
+  out[3 + 2 * i] = reset
 end
 return out
