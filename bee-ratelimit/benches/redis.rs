@@ -20,7 +20,7 @@ const KEYS: u64 = 1024;
 fn run<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, op: F) -> Duration
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: Future<Output = ()> + Send,
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicU64::new(0));

@@ -35,7 +35,8 @@ impl KeyState {
 
     /// Whether this state was recorded under `policy`'s shape.
     pub(crate) fn fits(&self, policy: &Policy) -> bool {
-        self.shape == policy.shape()
+        let cells = cells_per_tier(policy.algorithm()) * policy.tiers().len();
+        self.shape == policy.shape() && self.cells.len() == cells
     }
 
     /// Decides `cost` units at clock reading `now`, recording them only if every tier
@@ -43,32 +44,52 @@ impl KeyState {
     /// idle (every tier back to full).
     pub(crate) fn decide(&mut self, policy: &Policy, now: u64, cost: u64) -> (Decision, u64) {
         self.advance_clock(now);
-        let per_tier = cells_per_tier(policy.algorithm());
+        let t = self.effective;
+        let algorithm = policy.algorithm();
+        let per_tier = cells_per_tier(algorithm);
+        let tiers = policy.tiers();
+
+        // First every tier says whether the request fits; nothing is recorded yet.
         let mut evals = [Eval::default(); MAX_TIERS];
-        for (i, tier) in policy.tiers().iter().enumerate() {
+        for (i, tier) in tiers.iter().enumerate() {
             let cells = &self.cells[i * per_tier..(i + 1) * per_tier];
-            evals[i] = evaluate(policy.algorithm(), tier, cells, self.effective, cost);
+            evals[i] = match algorithm {
+                Algorithm::SlidingWindow { buckets } => {
+                    Window::of(policy, i, buckets).evaluate(cells, t, cost)
+                }
+                Algorithm::Gcra => Gcra::of(tier, cost).evaluate(cells, t),
+            };
         }
-        let evals = &evals[..policy.tiers().len()];
-        let verdict = verdict_of(evals);
+        let verdict = verdict_of(&evals[..tiers.len()]);
 
+        // Then, only if all admit, every tier records it.
         let mut statuses = [TierStatus::default(); MAX_TIERS];
-        let mut idle = Duration::ZERO;
-        for (i, tier) in policy.tiers().iter().enumerate() {
+        let mut idle = 0u64;
+        for (i, tier) in tiers.iter().enumerate() {
             let cells = &mut self.cells[i * per_tier..(i + 1) * per_tier];
-            if verdict.admitted {
-                commit(policy.algorithm(), tier, cells, self.effective, cost);
-            }
-            statuses[i] = status(policy.algorithm(), tier, cells, self.effective);
-            idle = idle.max(statuses[i].reset);
+            let eval = &evals[i];
+            statuses[i] = match algorithm {
+                Algorithm::SlidingWindow { buckets } => {
+                    let window = Window::of(policy, i, buckets);
+                    if verdict.admitted {
+                        window.commit(cells, eval.mark, cost);
+                    }
+                    window.status(cells, t, eval, verdict.admitted.then_some(cost))
+                }
+                Algorithm::Gcra => {
+                    let gcra = Gcra::of(tier, cost);
+                    if verdict.admitted {
+                        cells[0] = eval.mark;
+                    }
+                    gcra.status(cells, t)
+                }
+            };
+            idle = idle.max(nanos_of(statuses[i].reset));
         }
-        let idle_at = now.saturating_add(nanos_of(idle));
-        (Decision::new(policy, verdict, statuses), idle_at)
-    }
-
-    /// Bytes this state holds on the heap.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        size_of_val(&*self.cells)
+        (
+            Decision::new(policy, verdict, statuses),
+            now.saturating_add(idle),
+        )
     }
 
     fn advance_clock(&mut self, now: u64) {
@@ -85,6 +106,10 @@ struct Eval {
     fits: bool,
     /// Nanoseconds until the request would fit; `None` if it never can.
     wait: Option<u64>,
+    /// Units counted now (sliding window).
+    used: u64,
+    /// The current bucket (sliding window) or the TAT once admitted (GCRA).
+    mark: u64,
 }
 
 fn verdict_of(evals: &[Eval]) -> Verdict {
@@ -118,29 +143,6 @@ fn cells_per_tier(algorithm: Algorithm) -> usize {
     }
 }
 
-fn evaluate(algorithm: Algorithm, tier: &Tier, cells: &[u64], now: u64, cost: u64) -> Eval {
-    match algorithm {
-        Algorithm::SlidingWindow { buckets } => {
-            Window::of(tier, buckets).evaluate(cells, now, cost)
-        }
-        Algorithm::Gcra => Gcra::of(tier, cost).evaluate(cells, now),
-    }
-}
-
-fn commit(algorithm: Algorithm, tier: &Tier, cells: &mut [u64], now: u64, cost: u64) {
-    match algorithm {
-        Algorithm::SlidingWindow { buckets } => Window::of(tier, buckets).commit(cells, now, cost),
-        Algorithm::Gcra => Gcra::of(tier, cost).commit(cells, now),
-    }
-}
-
-fn status(algorithm: Algorithm, tier: &Tier, cells: &[u64], now: u64) -> TierStatus {
-    match algorithm {
-        Algorithm::SlidingWindow { buckets } => Window::of(tier, buckets).status(cells, now),
-        Algorithm::Gcra => Gcra::of(tier, 0).status(cells, now),
-    }
-}
-
 /// A sliding window of `buckets` buckets of `width` nanoseconds.
 ///
 /// At bucket index `k = now / width` the window counts buckets `k - buckets ..= k`: the
@@ -155,60 +157,59 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    pub(crate) fn of(tier: &Tier, buckets: u32) -> Self {
-        let buckets = u64::from(buckets);
+    pub(crate) fn of(policy: &Policy, index: usize, buckets: u32) -> Self {
         Window {
-            buckets,
-            width: nanos_of(tier.window()).div_ceil(buckets).max(1),
-            limit: tier.limit().min(MAX_WINDOW_LIMIT),
+            buckets: u64::from(buckets),
+            width: policy.bucket_width(index),
+            limit: policy.tiers()[index].limit().min(MAX_WINDOW_LIMIT),
         }
     }
 
     /// The tier's limit, saturated to what a window counts.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn limit(&self) -> u64 {
         self.limit
     }
 
     fn evaluate(&self, cells: &[u64], now: u64, cost: u64) -> Eval {
-        let k = self.bucket_of(cells, now);
-        let used = self.counted(cells, k).map(|(_, c)| c).sum::<u64>();
-        if used.saturating_add(cost) <= self.limit {
-            return Eval {
-                fits: true,
-                wait: Some(0),
-            };
+        // Never behind the stored head: time is monotonic per key, but a stored state
+        // is not trusted to be.
+        let k = (now / self.width).max(cells[0]);
+        let used = self.counted(cells, k).sum::<u64>();
+        let mut eval = Eval {
+            fits: used.saturating_add(cost) <= self.limit,
+            wait: Some(0),
+            used,
+            mark: k,
+        };
+        if !eval.fits {
+            eval.wait = (cost <= self.limit).then(|| self.wait(cells, k, now, used, cost));
         }
-        let wait = (cost <= self.limit).then(|| self.wait(cells, k, now, used, cost));
-        Eval { fits: false, wait }
+        eval
     }
 
-    fn commit(&self, cells: &mut [u64], now: u64, cost: u64) {
-        let k = self.bucket_of(cells, now);
+    fn commit(&self, cells: &mut [u64], k: u64, cost: u64) {
         let head = cells[0];
         // Buckets between the old head and k start empty; past a whole ring, all do.
         let stale = k.saturating_sub(head).min(self.ring());
-        for j in 0..stale {
-            self.set(cells, k - j, 0);
+        let mut slot = self.slot(k);
+        for _ in 0..stale {
+            set(cells, slot, 0);
+            slot = if slot == 0 { self.ring() - 1 } else { slot - 1 };
         }
         cells[0] = k;
+        let slot = self.slot(k);
         // Admitted counts never exceed the limit, which fits in u32.
-        let count = self
-            .count(cells, k)
-            .saturating_add(cost)
-            .min(MAX_WINDOW_LIMIT);
-        self.set(cells, k, count);
+        set(cells, slot, count(cells, slot).saturating_add(cost));
     }
 
-    fn status(&self, cells: &[u64], now: u64) -> TierStatus {
-        let k = self.bucket_of(cells, now);
-        let mut used = 0u64;
-        let mut newest = None;
-        for (j, count) in self.counted(cells, k) {
-            used = used.saturating_add(count);
-            if count > 0 {
-                newest = Some(j);
-            }
-        }
+    /// The tier after the decision; `admitted` is the cost recorded, if any.
+    fn status(&self, cells: &[u64], now: u64, eval: &Eval, admitted: Option<u64>) -> TierStatus {
+        let (used, newest) = match admitted {
+            // Just recorded in bucket k: it is the newest counted.
+            Some(cost) if cost > 0 => (eval.used + cost, Some(eval.mark)),
+            _ => self.scan(cells, eval.mark),
+        };
         let reset = newest.map_or(0, |j| self.leaves_at(j).saturating_sub(now));
         TierStatus {
             limit: self.limit,
@@ -217,10 +218,25 @@ impl Window {
         }
     }
 
+    /// Units counted at bucket `k` and the newest bucket holding any.
+    fn scan(&self, cells: &[u64], k: u64) -> (u64, Option<u64>) {
+        let from = k.saturating_sub(self.buckets);
+        let mut used = 0u64;
+        let mut newest = None;
+        for (j, count) in (from..).zip(self.counted(cells, k)) {
+            used = used.saturating_add(count);
+            if count > 0 {
+                newest = Some(j);
+            }
+        }
+        (used, newest)
+    }
+
     /// Nanoseconds until enough old buckets have left the window for `cost` to fit.
     fn wait(&self, cells: &[u64], k: u64, now: u64, used: u64, cost: u64) -> u64 {
+        let from = k.saturating_sub(self.buckets);
         let mut left = used;
-        for (j, count) in self.counted(cells, k) {
+        for (j, count) in (from..).zip(self.counted(cells, k)) {
             left -= count;
             if left.saturating_add(cost) <= self.limit {
                 return self.leaves_at(j).saturating_sub(now);
@@ -230,21 +246,22 @@ impl Window {
         self.leaves_at(k).saturating_sub(now)
     }
 
-    /// The current bucket index; never behind the stored head (time is monotonic per
-    /// key, but a state is never trusted to be).
-    fn bucket_of(&self, cells: &[u64], now: u64) -> u64 {
-        (now / self.width).max(cells[0])
-    }
-
-    /// The buckets counted at index `k`, oldest first, with their counts.
-    fn counted<'c>(&self, cells: &'c [u64], k: u64) -> impl Iterator<Item = (u64, u64)> + 'c {
+    /// The counts of buckets `k - buckets ..= head` (those still held and counted at
+    /// bucket `k`), oldest first.
+    fn counted<'c>(&self, cells: &'c [u64], k: u64) -> impl Iterator<Item = u64> + 'c {
         let head = cells[0];
-        let from = k
-            .saturating_sub(self.buckets)
-            .max(head.saturating_sub(self.buckets));
-        let this = *self;
-        let range = if head >= from { from..=head } else { 1..=0 };
-        range.map(move |j| (j, this.count(cells, j)))
+        let from = k.saturating_sub(self.buckets);
+        let len = if head >= from { head - from + 1 } else { 0 };
+        let ring = self.ring();
+        let mut slot = self.slot(from);
+        (0..len).map(move |_| {
+            let c = count(cells, slot);
+            slot += 1;
+            if slot == ring {
+                slot = 0;
+            }
+            c
+        })
     }
 
     /// When bucket `j` stops being counted.
@@ -257,26 +274,28 @@ impl Window {
         self.buckets + 1
     }
 
-    fn count(&self, cells: &[u64], j: u64) -> u64 {
-        let slot = j % self.ring();
-        let word = cells[1 + (slot / 2) as usize];
-        if slot % 2 == 0 {
-            word & 0xFFFF_FFFF
-        } else {
-            word >> 32
-        }
+    fn slot(&self, j: u64) -> u64 {
+        j % self.ring()
     }
+}
 
-    fn set(&self, cells: &mut [u64], j: u64, count: u64) {
-        let slot = j % self.ring();
-        let word = &mut cells[1 + (slot / 2) as usize];
-        let count = count.min(MAX_WINDOW_LIMIT);
-        *word = if slot % 2 == 0 {
-            (*word & !0xFFFF_FFFF) | count
-        } else {
-            (*word & 0xFFFF_FFFF) | (count << 32)
-        };
+fn count(cells: &[u64], slot: u64) -> u64 {
+    let word = cells[1 + (slot / 2) as usize];
+    if slot.is_multiple_of(2) {
+        word & 0xFFFF_FFFF
+    } else {
+        word >> 32
     }
+}
+
+fn set(cells: &mut [u64], slot: u64, count: u64) {
+    let word = &mut cells[1 + (slot / 2) as usize];
+    let count = count.min(MAX_WINDOW_LIMIT);
+    *word = if slot.is_multiple_of(2) {
+        (*word & !0xFFFF_FFFF) | count
+    } else {
+        (*word & 0xFFFF_FFFF) | (count << 32)
+    };
 }
 
 /// GCRA for one tier: the state is the theoretical arrival time (TAT).
@@ -305,18 +324,18 @@ impl Gcra {
     fn evaluate(&self, cells: &[u64], now: u64) -> Eval {
         let next = cells[0].max(now).saturating_add(self.increment);
         let ahead = next - now;
-        if ahead <= self.tolerance {
-            return Eval {
-                fits: true,
-                wait: Some(0),
-            };
+        let fits = ahead <= self.tolerance;
+        let wait = if fits {
+            Some(0)
+        } else {
+            (self.increment <= self.tolerance).then_some(ahead - self.tolerance)
+        };
+        Eval {
+            fits,
+            wait,
+            used: 0,
+            mark: next,
         }
-        let wait = (self.increment <= self.tolerance).then_some(ahead - self.tolerance);
-        Eval { fits: false, wait }
-    }
-
-    fn commit(&self, cells: &mut [u64], now: u64) {
-        cells[0] = cells[0].max(now).saturating_add(self.increment);
     }
 
     fn status(&self, cells: &[u64], now: u64) -> TierStatus {

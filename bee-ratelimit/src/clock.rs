@@ -61,18 +61,57 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Timestamp;
 }
 
-/// The system's wall clock, read through [`SystemTime`] (UTC).
+/// The system's wall clock (UTC), read cheaply.
+///
+/// Reading [`SystemTime`] costs a system call on some virtual machines, which would be a
+/// large part of an in-memory check. So this clock reads the CPU's time-stamp counter
+/// (through `quanta`) and adds an offset to the wall clock that it takes from
+/// [`SystemTime`] at most once a second: it follows the wall clock, including its
+/// steps, within a second.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        // A system clock set before 1970 reads as the epoch rather than failing.
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        Timestamp(nanos_of(since))
+        let anchor = ANCHOR.get_or_init(Anchor::new);
+        let elapsed = nanos_of(anchor.base.elapsed());
+        let last = anchor.anchored_at.load(Ordering::Relaxed);
+        if elapsed.saturating_sub(last) >= 1_000_000_000 {
+            // Two threads may re-anchor at once; both store a correct offset.
+            anchor.anchored_at.store(elapsed, Ordering::Relaxed);
+            let offset = wall_nanos().wrapping_sub(elapsed);
+            anchor.offset.store(offset, Ordering::Relaxed);
+        }
+        Timestamp(elapsed.wrapping_add(anchor.offset.load(Ordering::Relaxed)))
     }
+}
+
+/// The wall clock as `monotonic elapsed + offset`.
+struct Anchor {
+    base: quanta::Instant,
+    anchored_at: AtomicU64,
+    offset: AtomicU64,
+}
+
+static ANCHOR: std::sync::OnceLock<Anchor> = std::sync::OnceLock::new();
+
+impl Anchor {
+    fn new() -> Self {
+        let base = quanta::Instant::now();
+        Anchor {
+            base,
+            anchored_at: AtomicU64::new(0),
+            offset: AtomicU64::new(wall_nanos()),
+        }
+    }
+}
+
+fn wall_nanos() -> u64 {
+    // A system clock set before 1970 reads as the epoch rather than failing.
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    nanos_of(since)
 }
 
 /// A clock that moves only when told to: forwards, backwards, or to a set time.
@@ -144,6 +183,13 @@ mod tests {
         assert_eq!(other.now(), Timestamp::from_nanos(150));
         clock.rewind(Duration::from_nanos(500));
         assert_eq!(other.now(), Timestamp::EPOCH);
+    }
+
+    #[test]
+    fn the_system_clock_follows_the_wall_clock() {
+        let ours = SystemClock.now().as_nanos();
+        let wall = wall_nanos();
+        assert!(ours.abs_diff(wall) < 2_000_000_000, "{ours} vs {wall}");
     }
 
     #[test]

@@ -170,10 +170,13 @@ impl Drop for Permit {
     }
 }
 
+/// Lease ids and expiries (clock nanoseconds) per key.
+type Held = HashMap<Box<str>, Vec<(u64, u64)>>;
+
 /// Leases in this process's memory.
 #[derive(Debug)]
 pub struct MemoryLeases {
-    held: Mutex<HashMap<Box<str>, Vec<(u64, u64)>>>,
+    held: Mutex<Held>,
     next: AtomicU64,
     clock: Arc<dyn Clock>,
 }
@@ -253,7 +256,7 @@ impl MemoryLeases {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Vec<(u64, u64)>>> {
+    fn lock(&self) -> MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -315,6 +318,8 @@ mod tests {
         let clock = ManualClock::at_2025();
         let limiter = limiter(&clock, 1);
         let permit = limiter.acquire("k").await.unwrap().unwrap();
+        // A holder that dies never drops its permit.
+        #[allow(clippy::mem_forget)]
         std::mem::forget(permit);
         assert!(limiter.acquire("k").await.unwrap().is_none());
         clock.advance(Duration::from_secs(10));

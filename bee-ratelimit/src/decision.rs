@@ -106,6 +106,7 @@ impl Decision {
     }
 
     /// A decision made without the store: every tier shown at its full limit.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn unchecked(
         policy: &Policy,
         admitted: bool,
@@ -125,6 +126,7 @@ impl Decision {
         Decision::new(policy, verdict, statuses).with_source(source)
     }
 
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn with_source(mut self, source: Source) -> Self {
         self.source = source;
         self

@@ -205,12 +205,8 @@ pub mod redis;
 mod store;
 mod stores;
 
-pub use abuse::{
-    AbuseConfig, AbuseDetector, Action, Assessment, Pattern, PatternConfig, Request,
-};
-pub use adaptive::{
-    Adaptive, AdaptiveConfig, InFlight, Level, LoadGauges, LoadSample, LoadSignal,
-};
+pub use abuse::{AbuseConfig, AbuseDetector, Action, Assessment, Pattern, PatternConfig, Request};
+pub use adaptive::{Adaptive, AdaptiveConfig, InFlight, Level, LoadGauges, LoadSample, LoadSignal};
 pub use blocklist::{Block, BlockList, BlockRule, MAX_REASON_LEN, MemoryBlockList};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use concurrency::{ConcurrencyLimiter, Lease, Leases, MemoryLeases, Permit};
@@ -218,8 +214,8 @@ pub use decision::{Decision, Source, TierStatus};
 pub use limiter::Limiter;
 pub use memory::{MemoryOptions, MemoryStats, MemoryStore};
 pub use policy::{
-    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT,
-    Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
+    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT, Policy,
+    PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
 };
 pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
 pub use stores::Stores;

@@ -1,9 +1,10 @@
 //! The in-memory store: sharded, safe across threads, bounded in keys.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 use crate::algorithm::KeyState;
 use crate::clock::{Clock, SystemClock};
@@ -90,20 +91,23 @@ impl MemoryStore {
     pub fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
         check_key(key)?;
         let now = self.clock.now().as_nanos();
-        let mut shard = self.shard(key);
-        if let Some(entry) = shard.map.get_mut(key)
-            && entry.state.fits(policy)
-        {
+        // One keyed SipHash picks the shard and finds the key in it.
+        let hash = self.hasher.hash_one(key);
+        let mut shard = self.shard(hash);
+        if let Some(entry) = shard.table.find_mut(hash, |e| &*e.key == key) {
+            if !entry.state.fits(policy) {
+                entry.state = KeyState::new(policy, now);
+            }
             let (decision, idle_at) = entry.state.decide(policy, now, cost);
             entry.idle_at = idle_at;
             return Ok(decision);
         }
-        Ok(self.insert(&mut shard, key, policy, now, cost))
+        Ok(self.insert(&mut shard, hash, key, policy, now, cost))
     }
 
     /// Keys tracked and keys dropped so far.
     pub fn stats(&self) -> MemoryStats {
-        let keys = self.shards.iter().map(|s| lock(s).map.len()).sum();
+        let keys = self.shards.iter().map(|s| lock(s).table.len()).sum();
         MemoryStats {
             keys,
             idle_removed: self.stats.idle_removed.load(Ordering::Relaxed),
@@ -122,41 +126,35 @@ impl MemoryStore {
         }
     }
 
-    /// Heap bytes held by counter states (not counting the map's own table and keys).
-    pub fn state_bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                lock(s)
-                    .map
-                    .values()
-                    .map(|e| e.state.heap_bytes())
-                    .sum::<usize>()
-            })
-            .sum()
-    }
-
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        let hash = self.hasher.hash_one(key);
-        // The modulo bias over at most 4096 shards is negligible.
-        let index = usize::try_from(hash % self.shards.len() as u64).unwrap_or(0);
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // The table places keys by the low bits of the hash; shards use higher ones so
+        // that each shard's keys still spread over its whole table.
+        let index = usize::try_from((hash >> 32) % self.shards.len() as u64).unwrap_or(0);
         lock(&self.shards[index])
     }
 
     fn insert(
         &self,
         shard: &mut Shard,
+        hash: u64,
         key: &str,
         policy: &Policy,
         now: u64,
         cost: u64,
     ) -> Decision {
-        if !shard.map.contains_key(key) && shard.map.len() >= self.per_shard {
+        if shard.table.len() >= self.per_shard {
             self.make_room(shard, now);
         }
         let mut state = KeyState::new(policy, now);
         let (decision, idle_at) = state.decide(policy, now, cost);
-        shard.map.insert(key.into(), Entry { state, idle_at });
+        let entry = Entry {
+            key: key.into(),
+            state,
+            idle_at,
+        };
+        shard
+            .table
+            .insert_unique(hash, entry, |e| self.hasher.hash_one(&*e.key));
         shard.inserts_since_sweep += 1;
         decision
     }
@@ -170,8 +168,8 @@ impl MemoryStore {
                 .idle_removed
                 .fetch_add(removed, Ordering::Relaxed);
         }
-        if shard.map.len() >= self.per_shard {
-            shard.evict_one();
+        if shard.table.len() >= self.per_shard {
+            shard.evict_one(|key| self.hasher.hash_one(key));
             self.stats.active_evicted.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -189,14 +187,23 @@ impl Store for MemoryStore {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Shard {
-    map: HashMap<Box<str>, Entry>,
+    table: HashTable<Entry>,
     inserts_since_sweep: usize,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys are client addresses and key ids: only their number is shown.
+        f.debug_struct("Shard")
+            .field("keys", &self.table.len())
+            .finish()
+    }
+}
+
 struct Entry {
+    key: Box<str>,
     state: KeyState,
     /// The clock reading from which every tier of the key is full again.
     idle_at: u64,
@@ -213,23 +220,25 @@ const EVICTION_SAMPLE: usize = 32;
 
 impl Shard {
     fn sweep(&mut self, now: u64) -> u64 {
-        let before = self.map.len();
-        self.map.retain(|_, entry| entry.idle_at > now);
+        let before = self.table.len();
+        self.table.retain(|entry| entry.idle_at > now);
         self.inserts_since_sweep = 0;
-        (before - self.map.len()) as u64
+        (before - self.table.len()) as u64
     }
 
     /// Forgets the entry that would become idle soonest among a sample: an
     /// approximation of least recently active that costs a constant per insert.
-    fn evict_one(&mut self) {
+    fn evict_one(&mut self, hash_of: impl Fn(&str) -> u64) {
         let victim = self
-            .map
+            .table
             .iter()
             .take(EVICTION_SAMPLE)
-            .min_by_key(|(_, e)| e.idle_at)
-            .map(|(k, _)| k.clone());
-        if let Some(key) = victim {
-            self.map.remove(&key);
+            .min_by_key(|e| e.idle_at)
+            .map(|e| e.key.clone());
+        if let Some(key) = victim
+            && let Ok(entry) = self.table.find_entry(hash_of(&key), |e| e.key == key)
+        {
+            entry.remove();
         }
     }
 }

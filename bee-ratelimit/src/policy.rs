@@ -54,6 +54,10 @@ pub struct Tier {
     window: Duration,
     limit: u64,
     burst: u64,
+    /// `window` in nanoseconds, saturating.
+    nanos: u64,
+    /// The GCRA emission interval in nanoseconds.
+    interval: u64,
 }
 
 impl Tier {
@@ -76,12 +80,7 @@ impl Tier {
         if limit == 0 {
             return Err(PolicyError::invalid(field("limit"), "must be at least 1"));
         }
-        Ok(Tier {
-            name: name.to_owned(),
-            window,
-            limit,
-            burst: limit,
-        })
+        Ok(Tier::build(name.to_owned(), window, limit, limit))
     }
 
     /// A tier whose name is its window, such as `"1m"`, `"1h"` or `"1d"`.
@@ -131,16 +130,30 @@ impl Tier {
 
     /// The GCRA emission interval in nanoseconds: `window / limit`, rounded up, at least 1.
     pub fn emission_interval_nanos(&self) -> u64 {
-        nanos_of(self.window).div_ceil(self.limit).max(1)
+        self.interval
+    }
+
+    /// The window in nanoseconds, saturating.
+    pub(crate) fn window_nanos(&self) -> u64 {
+        self.nanos
+    }
+
+    fn build(name: String, window: Duration, limit: u64, burst: u64) -> Tier {
+        let nanos = nanos_of(window);
+        Tier {
+            name,
+            window,
+            limit,
+            burst,
+            nanos,
+            interval: nanos.div_ceil(limit.max(1)).max(1),
+        }
     }
 
     fn scaled(&self, factor: f64) -> Tier {
-        Tier {
-            name: self.name.clone(),
-            window: self.window,
-            limit: scale(self.limit, factor),
-            burst: scale(self.burst, factor),
-        }
+        let limit = scale(self.limit, factor);
+        let burst = scale(self.burst, factor);
+        Tier::build(self.name.clone(), self.window, limit, burst)
     }
 }
 
@@ -158,6 +171,8 @@ struct Inner {
     algorithm: Algorithm,
     tiers: Vec<Tier>,
     shape: u64,
+    /// Each tier's sliding-window bucket width in nanoseconds.
+    widths: [u64; MAX_TIERS],
 }
 
 impl Policy {
@@ -179,6 +194,7 @@ impl Policy {
         let shape = shape_of(algorithm, &tiers);
         let inner = Inner {
             algorithm,
+            widths: widths_of(algorithm, &tiers),
             tiers,
             shape,
         };
@@ -249,6 +265,7 @@ impl Policy {
             algorithm: self.inner.algorithm,
             tiers,
             shape: self.inner.shape,
+            widths: self.inner.widths,
         };
         Policy {
             inner: Arc::new(inner),
@@ -259,6 +276,11 @@ impl Policy {
     /// state recorded under another shape is started afresh.
     pub(crate) fn shape(&self) -> u64 {
         self.inner.shape
+    }
+
+    /// The sliding-window bucket width of tier `index`, in nanoseconds.
+    pub(crate) fn bucket_width(&self, index: usize) -> u64 {
+        self.inner.widths[index]
     }
 }
 
@@ -274,16 +296,12 @@ impl Default for Policy {
 
 impl Policy {
     fn single_fallback() -> Policy {
-        let tier = Tier {
-            name: "1m".to_owned(),
-            window: Duration::from_secs(60),
-            limit: 60,
-            burst: 60,
-        };
+        let tier = Tier::build("1m".to_owned(), Duration::from_secs(60), 60, 60);
         let algorithm = Algorithm::default();
         let shape = shape_of(algorithm, std::slice::from_ref(&tier));
         let inner = Inner {
             algorithm,
+            widths: widths_of(algorithm, std::slice::from_ref(&tier)),
             tiers: vec![tier],
             shape,
         };
@@ -520,6 +538,18 @@ fn shape_of(algorithm: Algorithm, tiers: &[Tier]) -> u64 {
         tier.window.hash(&mut hasher);
     }
     hasher.finish()
+}
+
+fn widths_of(algorithm: Algorithm, tiers: &[Tier]) -> [u64; MAX_TIERS] {
+    let buckets = match algorithm {
+        Algorithm::SlidingWindow { buckets } => u64::from(buckets.max(1)),
+        Algorithm::Gcra => 1,
+    };
+    let mut widths = [1; MAX_TIERS];
+    for (width, tier) in widths.iter_mut().zip(tiers) {
+        *width = tier.window_nanos().div_ceil(buckets).max(1);
+    }
+    widths
 }
 
 fn scale(value: u64, factor: f64) -> u64 {

@@ -32,7 +32,10 @@ impl Stores {
     pub fn memory_with_clock(options: MemoryOptions, clock: Arc<dyn Clock>) -> Self {
         Stores {
             limits: Arc::new(MemoryStore::with_clock(options, Arc::clone(&clock))),
-            blocks: Arc::new(MemoryBlockList::with_clock(options.max_keys, Arc::clone(&clock))),
+            blocks: Arc::new(MemoryBlockList::with_clock(
+                options.max_keys,
+                Arc::clone(&clock),
+            )),
             leases: Arc::new(MemoryLeases::with_clock(clock)),
         }
     }

@@ -279,7 +279,7 @@ impl RedisStore {
             })),
             None if lift => self
                 .unreachable_for_blocks(|b| b.unblock_now(subject))
-                .map(|lifted| lifted.then(|| Block::default_lifted())),
+                .map(|lifted| lifted.then(Block::default_lifted)),
             None => self.unreachable_blocked(subject),
         }
     }
@@ -496,10 +496,10 @@ fn limit_args(invocation: &mut ScriptInvocation<'_>, policy: &Policy, cost: u64)
     match policy.algorithm() {
         Algorithm::SlidingWindow { buckets } => {
             invocation.arg("w").arg(buckets).arg(cost.min(LUA_TIME_MAX));
-            for tier in policy.tiers() {
+            for (i, tier) in policy.tiers().iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
-                let limit = Window::of(tier, buckets).limit();
+                let limit = Window::of(policy, i, buckets).limit();
                 invocation.arg(limit).arg(width).arg(0);
             }
         }
@@ -535,7 +535,7 @@ fn decision_of(policy: &Policy, reply: &[i64]) -> Option<Decision> {
     let mut statuses = [TierStatus::default(); MAX_TIERS];
     for (i, tier) in tiers.iter().enumerate() {
         let limit = match policy.algorithm() {
-            Algorithm::SlidingWindow { buckets } => Window::of(tier, buckets).limit(),
+            Algorithm::SlidingWindow { buckets } => Window::of(policy, i, buckets).limit(),
             Algorithm::Gcra => tier.limit(),
         };
         statuses[i] = TierStatus {
