@@ -12,92 +12,73 @@ use crate::clock::nanos_of;
 use crate::decision::{Decision, TierStatus, Verdict};
 use crate::policy::{Algorithm, MAX_TIERS, MAX_WINDOW_LIMIT, Policy, Tier};
 
-/// The counters of one key under one policy shape.
-#[derive(Debug, Clone)]
-pub(crate) struct KeyState {
-    shape: u64,
-    effective: u64,
-    last_seen: u64,
-    cells: Box<[u64]>,
+/// Words of state one key needs under `policy`: its effective time, the clock reading
+/// it last saw, then each tier's cells.
+pub(crate) fn state_len(policy: &Policy) -> usize {
+    2 + cells_per_tier(policy.algorithm()) * policy.tiers().len()
 }
 
-impl KeyState {
-    /// A fresh state for `policy`, first seen at `now`.
-    pub(crate) fn new(policy: &Policy, now: u64) -> Self {
-        let per_tier = cells_per_tier(policy.algorithm());
-        KeyState {
-            shape: policy.shape(),
-            effective: now,
-            last_seen: now,
-            cells: vec![0; per_tier * policy.tiers().len()].into_boxed_slice(),
-        }
+/// Starts a key's state (of [`state_len`] words) at clock reading `now`.
+pub(crate) fn start(state: &mut [u64], now: u64) {
+    state.fill(0);
+    state[0] = now;
+    state[1] = now;
+}
+
+/// Decides `cost` units at clock reading `now` on a key's `state`, recording them only
+/// if every tier admits them. Returns the decision and the clock reading after which
+/// the key is idle (every tier back to full).
+pub(crate) fn decide(state: &mut [u64], policy: &Policy, now: u64, cost: u64) -> (Decision, u64) {
+    let (clock, cells) = state.split_at_mut(2);
+    // Forward steps of the clock count; backward ones count as no time passing.
+    clock[0] = clock[0].saturating_add(now.saturating_sub(clock[1]));
+    clock[1] = now;
+    let t = clock[0];
+    let algorithm = policy.algorithm();
+    let per_tier = cells_per_tier(algorithm);
+    let tiers = policy.tiers();
+
+    // First every tier says whether the request fits; nothing is recorded yet.
+    let mut evals = [Eval::default(); MAX_TIERS];
+    for (i, tier) in tiers.iter().enumerate() {
+        let cells = &cells[i * per_tier..(i + 1) * per_tier];
+        evals[i] = match algorithm {
+            Algorithm::SlidingWindow { buckets } => {
+                Window::of(policy, i, buckets).evaluate(cells, t, cost)
+            }
+            Algorithm::Gcra => Gcra::of(tier, cost).evaluate(cells, t),
+        };
     }
+    let verdict = verdict_of(&evals[..tiers.len()]);
 
-    /// Whether this state was recorded under `policy`'s shape.
-    pub(crate) fn fits(&self, policy: &Policy) -> bool {
-        let cells = cells_per_tier(policy.algorithm()) * policy.tiers().len();
-        self.shape == policy.shape() && self.cells.len() == cells
-    }
-
-    /// Decides `cost` units at clock reading `now`, recording them only if every tier
-    /// admits them. Returns the decision and the clock reading after which the key is
-    /// idle (every tier back to full).
-    pub(crate) fn decide(&mut self, policy: &Policy, now: u64, cost: u64) -> (Decision, u64) {
-        self.advance_clock(now);
-        let t = self.effective;
-        let algorithm = policy.algorithm();
-        let per_tier = cells_per_tier(algorithm);
-        let tiers = policy.tiers();
-
-        // First every tier says whether the request fits; nothing is recorded yet.
-        let mut evals = [Eval::default(); MAX_TIERS];
-        for (i, tier) in tiers.iter().enumerate() {
-            let cells = &self.cells[i * per_tier..(i + 1) * per_tier];
-            evals[i] = match algorithm {
-                Algorithm::SlidingWindow { buckets } => {
-                    Window::of(policy, i, buckets).evaluate(cells, t, cost)
+    // Then, only if all admit, every tier records it.
+    let mut statuses = [TierStatus::default(); MAX_TIERS];
+    let mut idle = 0u64;
+    for (i, tier) in tiers.iter().enumerate() {
+        let cells = &mut cells[i * per_tier..(i + 1) * per_tier];
+        let eval = &evals[i];
+        statuses[i] = match algorithm {
+            Algorithm::SlidingWindow { buckets } => {
+                let window = Window::of(policy, i, buckets);
+                if verdict.admitted {
+                    window.commit(cells, eval.mark, cost);
                 }
-                Algorithm::Gcra => Gcra::of(tier, cost).evaluate(cells, t),
-            };
-        }
-        let verdict = verdict_of(&evals[..tiers.len()]);
-
-        // Then, only if all admit, every tier records it.
-        let mut statuses = [TierStatus::default(); MAX_TIERS];
-        let mut idle = 0u64;
-        for (i, tier) in tiers.iter().enumerate() {
-            let cells = &mut self.cells[i * per_tier..(i + 1) * per_tier];
-            let eval = &evals[i];
-            statuses[i] = match algorithm {
-                Algorithm::SlidingWindow { buckets } => {
-                    let window = Window::of(policy, i, buckets);
-                    if verdict.admitted {
-                        window.commit(cells, eval.mark, cost);
-                    }
-                    window.status(cells, t, eval, verdict.admitted.then_some(cost))
+                window.status(cells, t, eval, verdict.admitted.then_some(cost))
+            }
+            Algorithm::Gcra => {
+                let gcra = Gcra::of(tier, cost);
+                if verdict.admitted {
+                    cells[0] = eval.mark;
                 }
-                Algorithm::Gcra => {
-                    let gcra = Gcra::of(tier, cost);
-                    if verdict.admitted {
-                        cells[0] = eval.mark;
-                    }
-                    gcra.status(cells, t)
-                }
-            };
-            idle = idle.max(nanos_of(statuses[i].reset));
-        }
-        (
-            Decision::new(policy, verdict, statuses),
-            now.saturating_add(idle),
-        )
+                gcra.status(cells, t)
+            }
+        };
+        idle = idle.max(nanos_of(statuses[i].reset));
     }
-
-    fn advance_clock(&mut self, now: u64) {
-        self.effective = self
-            .effective
-            .saturating_add(now.saturating_sub(self.last_seen));
-        self.last_seen = now;
-    }
+    (
+        Decision::new(policy, verdict, statuses),
+        now.saturating_add(idle),
+    )
 }
 
 /// What one tier says about a request, before anything is recorded.
@@ -354,6 +335,21 @@ mod tests {
     use crate::policy::Tier;
 
     const SEC: u64 = 1_000_000_000;
+
+    /// One key's state, owned, for tests.
+    struct KeyState(Vec<u64>);
+
+    impl KeyState {
+        fn new(policy: &Policy, now: u64) -> Self {
+            let mut state = vec![0; state_len(policy)];
+            start(&mut state, now);
+            KeyState(state)
+        }
+
+        fn decide(&mut self, policy: &Policy, now: u64, cost: u64) -> (Decision, u64) {
+            decide(&mut self.0, policy, now, cost)
+        }
+    }
 
     fn window_policy(limit: u64, buckets: u32) -> Policy {
         let tier = Tier::new("w", Duration::from_secs(10), limit).unwrap();

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
-use crate::algorithm::KeyState;
+use crate::algorithm;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
 use crate::policy::Policy;
-use crate::store::{BoxFuture, Store, StoreError, check_key};
+use crate::store::{BoxFuture, MAX_KEY_LEN, Store, StoreError, check_key};
 
 /// How an in-memory store is sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,20 +87,20 @@ impl MemoryStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::KeyTooLong`] for a key over [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
+    /// [`StoreError::KeyTooLong`] for a key over [`MAX_KEY_LEN`] bytes.
     pub fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
         check_key(key)?;
         let now = self.clock.now().as_nanos();
         // One keyed SipHash picks the shard and finds the key in it.
         let hash = self.hasher.hash_one(key);
         let mut shard = self.shard(hash);
-        if let Some(entry) = shard.table.find_mut(hash, |e| &*e.key == key) {
-            if !entry.state.fits(policy) {
-                entry.state = KeyState::new(policy, now);
+        if let Some(record) = shard.table.find_mut(hash, |r| r.holds(key)) {
+            if record.fits(policy) {
+                return Ok(record.decide(policy, now, cost));
             }
-            let (decision, idle_at) = entry.state.decide(policy, now, cost);
-            entry.idle_at = idle_at;
-            return Ok(decision);
+            // The policy's shape changed: the key starts afresh.
+            *record = Record::new(key, policy, now);
+            return Ok(record.decide(policy, now, cost));
         }
         Ok(self.insert(&mut shard, hash, key, policy, now, cost))
     }
@@ -145,16 +145,11 @@ impl MemoryStore {
         if shard.table.len() >= self.per_shard {
             self.make_room(shard, now);
         }
-        let mut state = KeyState::new(policy, now);
-        let (decision, idle_at) = state.decide(policy, now, cost);
-        let entry = Entry {
-            key: key.into(),
-            state,
-            idle_at,
-        };
-        shard
-            .table
-            .insert_unique(hash, entry, |e| self.hasher.hash_one(&*e.key));
+        let mut record = Record::new(key, policy, now);
+        let decision = record.decide(policy, now, cost);
+        shard.table.insert_unique(hash, record, |r| {
+            self.hasher.hash_one(r.key(&mut [0; MAX_KEY_LEN]))
+        });
         shard.inserts_since_sweep += 1;
         decision
     }
@@ -189,7 +184,7 @@ impl Store for MemoryStore {
 
 #[derive(Default)]
 struct Shard {
-    table: HashTable<Entry>,
+    table: HashTable<Record>,
     inserts_since_sweep: usize,
 }
 
@@ -202,11 +197,98 @@ impl std::fmt::Debug for Shard {
     }
 }
 
-struct Entry {
-    key: Box<str>,
-    state: KeyState,
+/// One key and its counters in a single allocation, to keep memory per key small:
+///
+/// - word 0: the policy shape (16 bits), the state's length in words (16), the key's
+///   length in bytes (16), and minutes from the last check until the key is idle (16,
+///   rounded up, saturating at about 45 days);
+/// - then the algorithm's state ([`algorithm::state_len`] words);
+/// - then the key's bytes, little-endian, padded with zeros.
+struct Record(Box<[u64]>);
+
+impl Record {
+    fn new(key: &str, policy: &Policy, now: u64) -> Record {
+        let state_len = algorithm::state_len(policy);
+        let key_words = key.len().div_ceil(8);
+        let mut words = vec![0u64; 1 + state_len + key_words].into_boxed_slice();
+        algorithm::start(&mut words[1..=state_len], now);
+        for (word, chunk) in words[1 + state_len..]
+            .iter_mut()
+            .zip(key.as_bytes().chunks(8))
+        {
+            *word = word_of(chunk);
+        }
+        // Both lengths fit in 16 bits: keys are at most MAX_KEY_LEN bytes, states at
+        // most 2 + 31 × MAX_TIERS words.
+        words[0] = (policy.shape() & 0xFFFF)
+            | (u64::try_from(state_len).unwrap_or(0) & 0xFFFF) << 16
+            | (u64::try_from(key.len()).unwrap_or(0) & 0xFFFF) << 32;
+        Record(words)
+    }
+
+    fn holds(&self, key: &str) -> bool {
+        key.len() == self.key_len()
+            && self
+                .key_words()
+                .iter()
+                .zip(key.as_bytes().chunks(8))
+                .all(|(w, c)| *w == word_of(c))
+    }
+
+    /// Copies the key into `buf` and returns it.
+    fn key<'b>(&self, buf: &'b mut [u8; MAX_KEY_LEN]) -> &'b str {
+        let len = self.key_len().min(MAX_KEY_LEN);
+        for (chunk, word) in buf[..len].chunks_mut(8).zip(self.key_words()) {
+            chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
+        }
+        // The bytes came from a str; if that ever failed, an empty key only costs a
+        // misplaced table slot, never a wrong answer.
+        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    }
+
+    fn fits(&self, policy: &Policy) -> bool {
+        self.0[0] & 0xFFFF == policy.shape() & 0xFFFF
+            && self.state_len() == algorithm::state_len(policy)
+    }
+
+    fn decide(&mut self, policy: &Policy, now: u64, cost: u64) -> Decision {
+        let state_len = self.state_len();
+        let (decision, idle_at) = algorithm::decide(&mut self.0[1..=state_len], policy, now, cost);
+        let minutes = idle_at
+            .saturating_sub(now)
+            .div_ceil(NANOS_PER_MINUTE)
+            .min(0xFFFF);
+        self.0[0] = (self.0[0] & !(0xFFFF << 48)) | minutes << 48;
+        decision
+    }
+
     /// The clock reading from which every tier of the key is full again.
-    idle_at: u64,
+    fn idle_at(&self) -> u64 {
+        let minutes = self.0[0] >> 48;
+        // The state's second word is the clock reading of the last check.
+        self.0[2].saturating_add(minutes * NANOS_PER_MINUTE)
+    }
+
+    fn state_len(&self) -> usize {
+        ((self.0[0] >> 16) & 0xFFFF) as usize
+    }
+
+    fn key_len(&self) -> usize {
+        ((self.0[0] >> 32) & 0xFFFF) as usize
+    }
+
+    fn key_words(&self) -> &[u64] {
+        &self.0[1 + self.state_len()..]
+    }
+}
+
+const NANOS_PER_MINUTE: u64 = 60_000_000_000;
+
+/// Up to eight bytes as a little-endian word, zero-padded.
+fn word_of(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes[..chunk.len()].copy_from_slice(chunk);
+    u64::from_le_bytes(bytes)
 }
 
 #[derive(Debug, Default)]
@@ -221,22 +303,23 @@ const EVICTION_SAMPLE: usize = 32;
 impl Shard {
     fn sweep(&mut self, now: u64) -> u64 {
         let before = self.table.len();
-        self.table.retain(|entry| entry.idle_at > now);
+        self.table.retain(|record| record.idle_at() > now);
         self.inserts_since_sweep = 0;
         (before - self.table.len()) as u64
     }
 
-    /// Forgets the entry that would become idle soonest among a sample: an
+    /// Forgets the record that would become idle soonest among a sample: an
     /// approximation of least recently active that costs a constant per insert.
     fn evict_one(&mut self, hash_of: impl Fn(&str) -> u64) {
+        let mut buf = [0; MAX_KEY_LEN];
         let victim = self
             .table
             .iter()
             .take(EVICTION_SAMPLE)
-            .min_by_key(|e| e.idle_at)
-            .map(|e| e.key.clone());
+            .min_by_key(|r| r.idle_at())
+            .map(|r| r.key(&mut buf).to_owned());
         if let Some(key) = victim
-            && let Ok(entry) = self.table.find_entry(hash_of(&key), |e| e.key == key)
+            && let Ok(entry) = self.table.find_entry(hash_of(&key), |r| r.holds(&key))
         {
             entry.remove();
         }
@@ -306,7 +389,7 @@ mod tests {
         for i in 0..100 {
             store.decide(&format!("old:{i}"), &policy, 1).unwrap();
         }
-        clock.advance(Duration::from_secs(120));
+        clock.advance(Duration::from_secs(180));
         for i in 0..100 {
             store.decide(&format!("new:{i}"), &policy, 1).unwrap();
         }
@@ -317,9 +400,51 @@ mod tests {
     }
 
     #[test]
+    fn every_key_is_found_again_after_the_tables_grow() {
+        let clock = ManualClock::at_2025();
+        let store = store(10_000, &clock);
+        let policy = Policy::from_tiers([("1m", 1)]).unwrap();
+        let keys: Vec<String> = (0..3000)
+            .map(|i| match i % 4 {
+                0 => "é".repeat(i % 256),
+                1 => format!("k{i}"),
+                2 => "x".repeat(i % 64),
+                _ => format!("addr:2001:db8::{i:x}"),
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for key in &keys {
+            assert!(store.decide(key, &policy, 1).unwrap().admitted(), "{key}");
+        }
+        for key in &keys {
+            assert!(!store.decide(key, &policy, 1).unwrap().admitted(), "{key}");
+        }
+        assert_eq!(store.stats().keys, keys.len());
+    }
+
+    #[test]
+    fn a_record_gives_back_its_key_at_every_length() {
+        let policy = Policy::default();
+        for key in [
+            "",
+            "a",
+            "1234567",
+            "12345678",
+            "123456789",
+            &"ü".repeat(256),
+        ] {
+            let record = Record::new(key, &policy, 1);
+            assert_eq!(record.key(&mut [0; MAX_KEY_LEN]), key);
+            assert!(record.holds(key));
+            assert!(!record.holds(&format!("{key}x")));
+        }
+    }
+
+    #[test]
     fn an_over_long_key_is_an_error_not_a_panic() {
         let store = MemoryStore::new(MemoryOptions::default());
-        let key = "k".repeat(crate::MAX_KEY_LEN + 1);
+        let key = "k".repeat(MAX_KEY_LEN + 1);
         let err = store.decide(&key, &Policy::default(), 1).unwrap_err();
         assert_eq!(err, StoreError::KeyTooLong { len: key.len() });
     }
