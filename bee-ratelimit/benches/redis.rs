@@ -67,6 +67,9 @@ fn decisions(c: &mut Criterion) {
         (store, conn)
     });
     let trivial = Arc::new(Script::new("return 1"));
+    // The least any read-modify-write decision on Redis's clock does: TIME, GET, unpack,
+    // pack, SET with an expiry. Not a limiter; a floor to read our figure against.
+    let floor = Arc::new(Script::new(FLOOR));
 
     let mut group = c.benchmark_group("redis_32_tasks");
     group.throughput(Throughput::Elements(1));
@@ -78,6 +81,19 @@ fn decisions(c: &mut Criterion) {
                 let (t, mut conn, key) = (Arc::clone(&t), conn.clone(), format!("{p}:{{t{k}}}:x"));
                 async move {
                     let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
+                }
+            })
+        })
+    });
+    let (f, p) = (Arc::clone(&floor), prefix.clone());
+    group.bench_function("floor_read_modify_write_evalsha", |b| {
+        b.iter_custom(|iters| {
+            let (f, p, conn) = (Arc::clone(&f), p.clone(), conn.clone());
+            run(&rt, iters, move |k| {
+                let (f, mut conn) = (Arc::clone(&f), conn.clone());
+                let key = format!("{p}:{{f{k}}}:x");
+                async move {
+                    let _: i64 = f.key(key).invoke_async(&mut conn).await.unwrap();
                 }
             })
         })
@@ -126,6 +142,18 @@ fn decisions(c: &mut Criterion) {
         }
     });
 }
+
+const FLOOR: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local fmt = '<dddd' .. string.rep('I4', 11)
+local raw = redis.call('GET', KEYS[1])
+local s
+if raw then s = { struct.unpack(fmt, raw) } else s = { 1, now, now, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } end
+s[2] = now
+redis.call('SET', KEYS[1], struct.pack(fmt, unpack(s, 1, 15)), 'PX', 61000)
+return 1
+";
 
 criterion_group!(benches, decisions);
 criterion_main!(benches);
