@@ -36,12 +36,11 @@ if window then
   size = 1 + ring
 end
 
-local S, A, B, C, K, BACK = {}, {}, {}, {}, {}, {}
+local S, K, U, BACK = {}, {}, {}, {}
 local admitted, denied_by, wait = true, 0, 0
 
 for i = 1, n do
   local a, b, c = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  A[i], B[i], C[i] = a, b, c
   local tag = window and b or -1
 
   local raw = redis.call('GET', KEYS[i])
@@ -71,6 +70,7 @@ for i = 1, n do
     if head >= from then
       for j = from, head do used = used + s[5 + j % ring] end
     end
+    U[i] = used
     if used + cost <= a then
       fits = true
     elseif cost > a then
@@ -106,7 +106,8 @@ end
 
 local out = { admitted and 1 or 0, denied_by, wait }
 for i = 1, n do
-  local s, a, b = S[i], A[i], B[i]
+  local s = S[i]
+  local a, b = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i])
   local eff = s[3]
   local remaining, reset, ttl
   if window then
@@ -117,13 +118,17 @@ for i = 1, n do
       s[4] = k
       s[5 + k % ring] = s[5 + k % ring] + cost
     end
-    local from = max(k - buckets, 0)
-    local used, newest = 0, -1
-    if s[4] >= from then
-      for j = from, s[4] do
-        local count = s[5 + j % ring]
-        used = used + count
-        if count > 0 then newest = j end
+    local used, newest = U[i] + cost, k
+    if not admitted or cost == 0 then
+      -- only then is the newest counted bucket not simply k
+      local from = max(k - buckets, 0)
+      used, newest = 0, -1
+      if s[4] >= from then
+        for j = from, s[4] do
+          local count = s[5 + j % ring]
+          used = used + count
+          if count > 0 then newest = j end
+        end
       end
     end
     remaining = max(a - used, 0)
@@ -131,7 +136,7 @@ for i = 1, n do
     if newest >= 0 then reset = (newest + buckets + 1) * b - eff end
     ttl = (buckets + 1) * b
   else
-    if admitted then s[4] = max(s[4], eff) + C[i] end
+    if admitted then s[4] = max(s[4], eff) + tonumber(ARGV[3 + 3 * i]) end
     reset = max(s[4] - eff, 0)
     remaining = floor(max(b - reset, 0) / a)
     ttl = reset

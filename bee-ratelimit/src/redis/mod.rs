@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{FromRedisValue, Script, ScriptInvocation};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind};
 use serde::Deserialize;
 
 use crate::algorithm::Window;
@@ -126,8 +126,9 @@ impl RedisStore {
         let client = ::redis::Client::open(options.url.as_str())
             .map_err(|e| unavailable(format!("bad Redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
+            // Every call runs under `options.timeout` as a whole; connecting also has it.
             .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(options.retry_after_failure);
@@ -170,12 +171,12 @@ impl RedisStore {
 
     async fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
         check_key(key)?;
-        let mut invocation = self.scripts.limits.prepare_invoke();
+        let mut cmd = self.scripts.limits.command(policy.tiers().len());
         for tier in policy.tiers() {
-            invocation.key(self.limit_key(key, tier.name()));
+            cmd.arg(self.limit_key(key, tier.name()));
         }
-        limit_args(&mut invocation, policy, cost);
-        let reply = self.call::<Vec<i64>>(&invocation).await;
+        limit_args(&mut cmd, policy, cost);
+        let reply = self.call::<Vec<i64>>(&self.scripts.limits, &cmd).await;
         match reply.and_then(|r| decision_of(policy, &r)) {
             Some(decision) => Ok(decision),
             None => Ok(self.decide_unchecked(key, policy, cost)),
@@ -197,22 +198,38 @@ impl RedisStore {
         }
     }
 
-    /// Runs a script with the timeout, unless a recent failure says to skip Redis for now.
-    async fn call<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> Option<T> {
+    /// Runs a script (`cmd`, made by [`Lua::command`]) with the timeout, unless a recent
+    /// failure says to skip Redis for now.
+    async fn call<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> Option<T> {
         let now = self.clock.now().as_nanos();
         if now < self.health.skip_until.load(Ordering::Relaxed) {
             return None;
         }
-        let mut conn = self.conn.clone();
-        let result =
-            tokio::time::timeout(self.options.timeout, invocation.invoke_async(&mut conn)).await;
-        match result {
+        match tokio::time::timeout(self.options.timeout, self.evalsha(lua, cmd)).await {
             Ok(Ok(value)) => {
                 self.health.consecutive.store(0, Ordering::Relaxed);
                 Some(value)
             }
             Ok(Err(e)) => self.failed(now, e.to_string()),
             Err(_) => self.failed(now, "the call timed out".to_owned()),
+        }
+    }
+
+    /// `EVALSHA`; when Redis has lost the script (`NOSCRIPT`: restarted, flushed, a new
+    /// replica), loads it and tries once more.
+    async fn evalsha<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> ::redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        match cmd.query_async(&mut conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                tracing::debug!("redis lost a script; loading it again");
+                let _: String = ::redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(lua.code)
+                    .query_async(&mut conn)
+                    .await?;
+                cmd.query_async(&mut conn).await
+            }
+            result => result,
         }
     }
 
@@ -248,14 +265,17 @@ impl RedisStore {
     ) -> Result<Block, StoreError> {
         check_key(subject)?;
         let reason = short_reason(reason);
-        let mut invocation = self.scripts.block.key(self.block_key(subject));
-        invocation
+        let mut cmd = self.scripts.block.command(1);
+        cmd.arg(self.block_key(subject))
             .arg(millis(rule.base))
             .arg(rule.factor.max(1))
             .arg(millis(rule.max))
             .arg(millis(rule.memory))
             .arg(reason);
-        match self.call::<(u64, u32, String)>(&invocation).await {
+        match self
+            .call::<(u64, u32, String)>(&self.scripts.block, &cmd)
+            .await
+        {
             Some((until, offenses, reason)) => Ok(Block {
                 until: Timestamp::from_millis(until),
                 reason,
@@ -268,9 +288,12 @@ impl RedisStore {
     async fn read_block(&self, subject: &str, lift: bool) -> Result<Option<Block>, StoreError> {
         check_key(subject)?;
         let op = if lift { "lift" } else { "read" };
-        let mut invocation = self.scripts.blocked.key(self.block_key(subject));
-        invocation.arg(op);
-        match self.call::<(u64, u32, String)>(&invocation).await {
+        let mut cmd = self.scripts.blocked.command(1);
+        cmd.arg(self.block_key(subject)).arg(op);
+        match self
+            .call::<(u64, u32, String)>(&self.scripts.blocked, &cmd)
+            .await
+        {
             Some((0, _, _)) => Ok(None),
             Some((until, offenses, reason)) => Ok(Some(Block {
                 until: Timestamp::from_millis(until),
@@ -316,13 +339,13 @@ impl RedisStore {
             self.instance,
             self.next_lease.fetch_add(1, Ordering::Relaxed)
         );
-        let mut invocation = self.scripts.leases.key(self.lease_key(key));
-        invocation
+        let mut cmd = self.scripts.leases.command(1);
+        cmd.arg(self.lease_key(key))
             .arg("acquire")
             .arg(max)
             .arg(millis(ttl).max(1))
             .arg(&id);
-        match self.call::<i64>(&invocation).await {
+        match self.call::<i64>(&self.scripts.leases, &cmd).await {
             Some(1) => Ok(Some(Lease(id))),
             Some(_) => Ok(None),
             None => match self.options.when_unreachable {
@@ -355,15 +378,13 @@ impl RedisStore {
                 }
             });
         }
-        let mut invocation = self.scripts.leases.key(self.lease_key(key));
+        let mut cmd = self.scripts.leases.command(1);
+        cmd.arg(self.lease_key(key));
         match ttl {
-            Some(ttl) => invocation
-                .arg("renew")
-                .arg(millis(ttl).max(1))
-                .arg(&lease.0),
-            None => invocation.arg("release").arg(&lease.0),
+            Some(ttl) => cmd.arg("renew").arg(millis(ttl).max(1)).arg(&lease.0),
+            None => cmd.arg("release").arg(&lease.0),
         };
-        match self.call::<i64>(&invocation).await {
+        match self.call::<i64>(&self.scripts.leases, &cmd).await {
             Some(done) => Ok(done == 1),
             None => Err(unavailable(self.health().last_error.unwrap_or_default())),
         }
@@ -438,20 +459,41 @@ const LUA_TIME_MAX: u64 = 1 << 50;
 
 #[derive(Debug)]
 struct Scripts {
-    limits: Script,
-    block: Script,
-    blocked: Script,
-    leases: Script,
+    limits: Lua,
+    block: Lua,
+    blocked: Lua,
+    leases: Lua,
 }
 
 impl Default for Scripts {
     fn default() -> Self {
         Scripts {
-            limits: Script::new(include_str!("limits.lua")),
-            block: Script::new(include_str!("block.lua")),
-            blocked: Script::new(include_str!("blocked.lua")),
-            leases: Script::new(include_str!("leases.lua")),
+            limits: Lua::new(include_str!("limits.lua")),
+            block: Lua::new(include_str!("block.lua")),
+            blocked: Lua::new(include_str!("blocked.lua")),
+            leases: Lua::new(include_str!("leases.lua")),
         }
+    }
+}
+
+/// A Lua script and its SHA-1, the name `EVALSHA` calls it by.
+#[derive(Debug)]
+struct Lua {
+    code: &'static str,
+    sha: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        let sha = ::redis::Script::new(code).get_hash().to_owned();
+        Lua { code, sha }
+    }
+
+    /// `EVALSHA <sha> <keys>`: the caller adds the keys, then the arguments.
+    fn command(&self, keys: usize) -> Cmd {
+        let mut cmd = ::redis::cmd("EVALSHA");
+        cmd.arg(&self.sha).arg(keys);
+        cmd
     }
 }
 
@@ -492,24 +534,24 @@ impl Block {
     }
 }
 
-fn limit_args(invocation: &mut ScriptInvocation<'_>, policy: &Policy, cost: u64) {
+fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
     match policy.algorithm() {
         Algorithm::SlidingWindow { buckets } => {
-            invocation.arg("w").arg(buckets).arg(cost.min(LUA_TIME_MAX));
+            cmd.arg("w").arg(buckets).arg(cost.min(LUA_TIME_MAX));
             for (i, tier) in policy.tiers().iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
                 let limit = Window::of(policy, i, buckets).limit();
-                invocation.arg(limit).arg(width).arg(0);
+                cmd.arg(limit).arg(width).arg(0);
             }
         }
         Algorithm::Gcra => {
-            invocation.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX));
+            cmd.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX));
             for tier in policy.tiers() {
                 let interval = micros(tier.window()).div_ceil(tier.limit()).max(1);
                 let tolerance = tier.burst().saturating_mul(interval).min(LUA_TIME_MAX);
                 let increment = cost.saturating_mul(interval).min(2 * LUA_TIME_MAX);
-                invocation.arg(interval).arg(tolerance).arg(increment);
+                cmd.arg(interval).arg(tolerance).arg(increment);
             }
         }
     }
@@ -567,5 +609,27 @@ fn millis(d: Duration) -> u64 {
 fn unavailable(reason: impl Into<String>) -> StoreError {
     StoreError::Unavailable {
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_script_redis_does_not_know_is_loaded_and_run() {
+        let Some(url) = bee_testkit::redis_url() else {
+            return;
+        };
+        let store = RedisStore::new(RedisOptions::new(&url)).unwrap();
+        // A script no Redis has seen: the first EVALSHA answers NOSCRIPT.
+        let marker = bee_testkit::unique_name("noscript");
+        let code: &'static str = Box::leak(format!("return '{marker}'").into_boxed_str());
+        let lua = Lua::new(code);
+        let cmd = lua.command(0);
+        let first: Option<String> = store.call(&lua, &cmd).await;
+        assert_eq!(first.as_deref(), Some(marker.as_str()));
+        assert!(store.health().reachable);
+        assert_eq!(store.health().failures, 0);
     }
 }
