@@ -85,34 +85,36 @@ pub(crate) fn decide(state: &mut [u64], policy: &Policy, now: u64, cost: u64) ->
 #[derive(Debug, Clone, Copy, Default)]
 struct Eval {
     fits: bool,
-    /// Nanoseconds until the request would fit; `None` if it never can.
-    wait: Option<u64>,
+    /// Nanoseconds until the request would fit; [`NEVER`] if it never can.
+    wait: u64,
     /// Units counted now (sliding window).
     used: u64,
     /// The current bucket (sliding window) or the TAT once admitted (GCRA).
     mark: u64,
 }
 
+/// A wait that never ends: the cost is larger than the tier can ever admit. Real waits
+/// are capped one below it.
+const NEVER: u64 = u64::MAX;
+
 fn verdict_of(evals: &[Eval]) -> Verdict {
+    // The denying tier is the one with the longest wait; never outranks any wait.
     let mut denied_by = None;
-    let mut longest: Option<Option<u64>> = None;
+    let mut longest = 0;
     for (i, eval) in evals.iter().enumerate().filter(|(_, e)| !e.fits) {
-        // `None` (never) outranks any finite wait.
-        let worse = match (longest, eval.wait) {
-            (None, _) => true,
-            (Some(None), _) => false,
-            (Some(Some(_)), None) => true,
-            (Some(Some(a)), Some(b)) => b > a,
-        };
-        if worse {
-            longest = Some(eval.wait);
+        if denied_by.is_none() || eval.wait > longest {
+            longest = eval.wait;
             denied_by = Some(i);
         }
     }
+    let retry_after = match denied_by {
+        Some(_) if longest != NEVER => Some(Duration::from_nanos(longest.max(1))),
+        _ => None,
+    };
     Verdict {
         admitted: denied_by.is_none(),
         denied_by,
-        retry_after: longest.flatten().map(|n| Duration::from_nanos(n.max(1))),
+        retry_after,
     }
 }
 
@@ -159,12 +161,15 @@ impl Window {
         let used = self.counted(cells, k).sum::<u64>();
         let mut eval = Eval {
             fits: used.saturating_add(cost) <= self.limit,
-            wait: Some(0),
+            wait: 0,
             used,
             mark: k,
         };
         if !eval.fits {
-            eval.wait = (cost <= self.limit).then(|| self.wait(cells, k, now, used, cost));
+            eval.wait = match cost <= self.limit {
+                true => self.wait(cells, k, now, used, cost).min(NEVER - 1),
+                false => NEVER,
+            };
         }
         eval
     }
@@ -307,9 +312,11 @@ impl Gcra {
         let ahead = next - now;
         let fits = ahead <= self.tolerance;
         let wait = if fits {
-            Some(0)
+            0
+        } else if self.increment <= self.tolerance {
+            (ahead - self.tolerance).min(NEVER - 1)
         } else {
-            (self.increment <= self.tolerance).then_some(ahead - self.tolerance)
+            NEVER
         };
         Eval {
             fits,

@@ -200,8 +200,8 @@ impl std::fmt::Debug for Shard {
 /// One key and its counters in a single allocation, to keep memory per key small:
 ///
 /// - word 0: the policy shape (16 bits), the state's length in words (16), the key's
-///   length in bytes (16), and minutes from the last check until the key is idle (16,
-///   rounded up, saturating at about 45 days);
+///   length in bytes (16), and the time from the last check until the key is idle, in
+///   units of 2³⁶ ns (about 69 s; 16 bits, rounded up, saturating at about 52 days);
 /// - then the algorithm's state ([`algorithm::state_len`] words);
 /// - then the key's bytes, little-endian, padded with zeros.
 struct Record(Box<[u64]>);
@@ -254,19 +254,18 @@ impl Record {
     fn decide(&mut self, policy: &Policy, now: u64, cost: u64) -> Decision {
         let state_len = self.state_len();
         let (decision, idle_at) = algorithm::decide(&mut self.0[1..=state_len], policy, now, cost);
-        let minutes = idle_at
-            .saturating_sub(now)
-            .div_ceil(NANOS_PER_MINUTE)
-            .min(0xFFFF);
-        self.0[0] = (self.0[0] & !(0xFFFF << 48)) | minutes << 48;
+        // A shift, not a division: this runs on every check.
+        let units =
+            (idle_at.saturating_sub(now).saturating_add(IDLE_UNIT - 1) >> IDLE_SHIFT).min(0xFFFF);
+        self.0[0] = (self.0[0] & !(0xFFFF << 48)) | units << 48;
         decision
     }
 
     /// The clock reading from which every tier of the key is full again.
     fn idle_at(&self) -> u64 {
-        let minutes = self.0[0] >> 48;
+        let units = self.0[0] >> 48;
         // The state's second word is the clock reading of the last check.
-        self.0[2].saturating_add(minutes * NANOS_PER_MINUTE)
+        self.0[2].saturating_add(units << IDLE_SHIFT)
     }
 
     fn state_len(&self) -> usize {
@@ -282,7 +281,9 @@ impl Record {
     }
 }
 
-const NANOS_PER_MINUTE: u64 = 60_000_000_000;
+/// Idle times are kept in units of 2^36 ns (about 69 s).
+const IDLE_SHIFT: u32 = 36;
+const IDLE_UNIT: u64 = 1 << IDLE_SHIFT;
 
 /// Up to eight bytes as a little-endian word, zero-padded.
 fn word_of(chunk: &[u8]) -> u64 {

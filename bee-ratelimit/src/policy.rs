@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::clock::nanos_of;
 
 /// The most tiers one policy may have.
-pub const MAX_TIERS: usize = 8;
+pub const MAX_TIERS: usize = 6;
 
 /// The most buckets a sliding window may be split into.
 pub const MAX_BUCKETS: u32 = 60;
