@@ -1,5 +1,7 @@
 //! Redis decisions per second with 32 concurrent tasks, beside a trivial EVALSHA on the
-//! same server in the same run. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
+//! same server in the same run, and beside the least a read-modify-write script on
+//! Redis's clock does. Three rounds, each measuring the references right before ours:
+//! compare within a round. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
 //! prefix and are deleted at the end.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -73,31 +75,6 @@ fn decisions(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("redis_32_tasks");
     group.throughput(Throughput::Elements(1));
-    let (t, p) = (Arc::clone(&trivial), prefix.clone());
-    group.bench_function("trivial_evalsha", |b| {
-        b.iter_custom(|iters| {
-            let (t, p, conn) = (Arc::clone(&t), p.clone(), conn.clone());
-            run(&rt, iters, move |k| {
-                let (t, mut conn, key) = (Arc::clone(&t), conn.clone(), format!("{p}:{{t{k}}}:x"));
-                async move {
-                    let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
-                }
-            })
-        })
-    });
-    let (f, p) = (Arc::clone(&floor), prefix.clone());
-    group.bench_function("floor_read_modify_write_evalsha", |b| {
-        b.iter_custom(|iters| {
-            let (f, p, conn) = (Arc::clone(&f), p.clone(), conn.clone());
-            run(&rt, iters, move |k| {
-                let (f, mut conn) = (Arc::clone(&f), conn.clone());
-                let key = format!("{p}:{{f{k}}}:x");
-                async move {
-                    let _: i64 = f.key(key).invoke_async(&mut conn).await.unwrap();
-                }
-            })
-        })
-    });
     let cases = [
         (
             "ours_window_single",
@@ -107,21 +84,49 @@ fn decisions(c: &mut Criterion) {
             "ours_window_three_tiers",
             Policy::from_tiers([("1m", 1 << 31), ("1h", 1 << 31), ("1d", 1 << 31)]).unwrap(),
         ),
-    ];
-    for (name, policy) in cases {
-        let policy = Arc::new(policy);
-        group.bench_function(name, |b| {
+    ]
+    .map(|(name, policy)| (name, Arc::new(policy)));
+    for round in 1..=3 {
+        let (t, p) = (Arc::clone(&trivial), prefix.clone());
+        group.bench_function(format!("r{round}/trivial_evalsha"), |b| {
             b.iter_custom(|iters| {
-                let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                let (t, p, conn) = (Arc::clone(&t), p.clone(), conn.clone());
                 run(&rt, iters, move |k| {
-                    let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                    let (t, mut conn, key) =
+                        (Arc::clone(&t), conn.clone(), format!("{p}:{{t{k}}}:x"));
                     async move {
-                        let d = store.check(&format!("k{k}"), &policy, 1).await.unwrap();
-                        assert_eq!(d.source(), bee_ratelimit::Source::Store);
+                        let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
                     }
                 })
             })
         });
+        let (f, p) = (Arc::clone(&floor), prefix.clone());
+        group.bench_function(format!("r{round}/floor_read_modify_write_evalsha"), |b| {
+            b.iter_custom(|iters| {
+                let (f, p, conn) = (Arc::clone(&f), p.clone(), conn.clone());
+                run(&rt, iters, move |k| {
+                    let (f, mut conn) = (Arc::clone(&f), conn.clone());
+                    let key = format!("{p}:{{f{k}}}:x");
+                    async move {
+                        let _: i64 = f.key(key).invoke_async(&mut conn).await.unwrap();
+                    }
+                })
+            })
+        });
+        for (name, policy) in &cases {
+            group.bench_function(format!("r{round}/{name}"), |b| {
+                b.iter_custom(|iters| {
+                    let (store, policy) = (Arc::clone(&store), Arc::clone(policy));
+                    run(&rt, iters, move |k| {
+                        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+                        async move {
+                            let d = store.check(&format!("k{k}"), &policy, 1).await.unwrap();
+                            assert_eq!(d.source(), bee_ratelimit::Source::Store);
+                        }
+                    })
+                })
+            });
+        }
     }
     group.finish();
 
