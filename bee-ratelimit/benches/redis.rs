@@ -1,7 +1,7 @@
 //! Redis decisions per second with 32 concurrent tasks, beside a trivial EVALSHA on the
 //! same server in the same run, and beside the least a read-modify-write script on
-//! Redis's clock does. Three rounds, each measuring the references right before ours:
-//! compare within a round. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
+//! Redis's clock does. Every case runs in three rounds as a pair, the trivial script right
+//! before it: compare within a pair. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
 //! prefix and are deleted at the end.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -86,45 +86,45 @@ fn decisions(c: &mut Criterion) {
         ),
     ]
     .map(|(name, policy)| (name, Arc::new(policy)));
+    let trivial_for = |iters: u64| {
+        let (t, p, conn) = (Arc::clone(&trivial), prefix.clone(), conn.clone());
+        run(&rt, iters, move |k| {
+            let (t, mut conn) = (Arc::clone(&t), conn.clone());
+            let key = format!("{p}:{{t{k}}}:x");
+            async move {
+                let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
+            }
+        })
+    };
+    let floor_for = |iters: u64| {
+        let (f, p, conn) = (Arc::clone(&floor), prefix.clone(), conn.clone());
+        run(&rt, iters, move |k| {
+            let (f, mut conn) = (Arc::clone(&f), conn.clone());
+            let key = format!("{p}:{{f{k}}}:x");
+            async move {
+                let _: i64 = f.key(key).invoke_async(&mut conn).await.unwrap();
+            }
+        })
+    };
+    let ours_for = |iters: u64, policy: &Arc<Policy>| {
+        let (store, policy) = (Arc::clone(&store), Arc::clone(policy));
+        run(&rt, iters, move |k| {
+            let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+            async move {
+                let d = store.check(&format!("k{k}"), &policy, 1).await.unwrap();
+                assert_eq!(d.source(), bee_ratelimit::Source::Store);
+            }
+        })
+    };
     for round in 1..=3 {
-        let (t, p) = (Arc::clone(&trivial), prefix.clone());
-        group.bench_function(format!("r{round}/trivial_evalsha"), |b| {
-            b.iter_custom(|iters| {
-                let (t, p, conn) = (Arc::clone(&t), p.clone(), conn.clone());
-                run(&rt, iters, move |k| {
-                    let (t, mut conn, key) =
-                        (Arc::clone(&t), conn.clone(), format!("{p}:{{t{k}}}:x"));
-                    async move {
-                        let _: i64 = t.key(key).invoke_async(&mut conn).await.unwrap();
-                    }
-                })
-            })
-        });
-        let (f, p) = (Arc::clone(&floor), prefix.clone());
-        group.bench_function(format!("r{round}/floor_read_modify_write_evalsha"), |b| {
-            b.iter_custom(|iters| {
-                let (f, p, conn) = (Arc::clone(&f), p.clone(), conn.clone());
-                run(&rt, iters, move |k| {
-                    let (f, mut conn) = (Arc::clone(&f), conn.clone());
-                    let key = format!("{p}:{{f{k}}}:x");
-                    async move {
-                        let _: i64 = f.key(key).invoke_async(&mut conn).await.unwrap();
-                    }
-                })
-            })
-        });
+        let id = format!("r{round}/floor_read_modify_write_evalsha");
+        group.bench_function(format!("{id}/trivial"), |b| b.iter_custom(trivial_for));
+        group.bench_function(format!("{id}/ours"), |b| b.iter_custom(floor_for));
         for (name, policy) in &cases {
-            group.bench_function(format!("r{round}/{name}"), |b| {
-                b.iter_custom(|iters| {
-                    let (store, policy) = (Arc::clone(&store), Arc::clone(policy));
-                    run(&rt, iters, move |k| {
-                        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
-                        async move {
-                            let d = store.check(&format!("k{k}"), &policy, 1).await.unwrap();
-                            assert_eq!(d.source(), bee_ratelimit::Source::Store);
-                        }
-                    })
-                })
+            let id = format!("r{round}/{name}");
+            group.bench_function(format!("{id}/trivial"), |b| b.iter_custom(trivial_for));
+            group.bench_function(format!("{id}/ours"), |b| {
+                b.iter_custom(|iters| ours_for(iters, policy))
             });
         }
     }
