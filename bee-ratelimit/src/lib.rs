@@ -116,8 +116,9 @@
 //!   memory without bound.
 //! - `redis::RedisStore` (feature `redis`): every decision is one `EVALSHA` of a Lua
 //!   script deciding all tiers atomically (reloaded on `NOSCRIPT`), timed by Redis's own
-//!   `TIME` so that servers with skewed clocks agree, on keys `<prefix>:{<key>}:<tier>`
-//!   whose hash tag keeps one caller's tiers in one cluster slot, expiring when idle.
+//!   `TIME` so that servers with skewed clocks agree, on one key per caller and policy,
+//!   `<prefix>:{<key>}:<tier names>`, whose hash tag keeps all of a caller's keys in one
+//!   cluster slot, expiring when idle.
 //!   Every call has a timeout; when Redis cannot be reached the configured
 //!   `Unreachable` policy applies (fail open, fail closed, or a local in-memory
 //!   fallback), failures are counted in `Health`, and Redis is retried by itself.

@@ -12,8 +12,9 @@ use crate::decision::Decision;
 use crate::policy::Policy;
 use crate::store::{BoxFuture, MAX_KEY_LEN, Store, StoreError, check_key};
 
-/// How an in-memory store is sized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an in-memory store is sized. Loads from YAML or TOML; every field has a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MemoryOptions {
     /// The most keys tracked at once (default 100 000). Idle keys are removed first; when
     /// every key is active, the least recently active ones are forgotten.

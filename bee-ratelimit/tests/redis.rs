@@ -175,30 +175,30 @@ async fn gcra_in_redis_admits_the_burst_then_spaces_requests() {
 }
 
 #[tokio::test]
-async fn keys_share_a_hash_tag_per_caller_and_expire_when_idle() {
+async fn one_key_per_caller_and_policy_under_a_hash_tag_expiring_when_idle() {
     let Some(fx) = Fixture::new("rl_keys") else {
         return;
     };
     let store = fx.store();
     let policy = Policy::from_tiers([("1m", 5), ("1h", 50)]).unwrap();
     store.check("ip:203.0.113.7", &policy, 1).await.unwrap();
-    let mut keys = fx.keys().await;
-    keys.sort();
-    let expected = [
-        format!("{}:{{ip:203.0.113.7}}:1h", fx.prefix),
-        format!("{}:{{ip:203.0.113.7}}:1m", fx.prefix),
-    ];
-    assert_eq!(keys, expected);
+    let expected = format!("{}:{{ip:203.0.113.7}}:1m,1h", fx.prefix);
+    assert_eq!(store.limit_key("ip:203.0.113.7", &policy), expected);
+    assert_eq!(fx.keys().await, [expected.clone()]);
     let mut conn = fx.connection().await;
-    for (key, window_ms) in keys.iter().zip([3_600_000, 60_000]) {
-        let ttl: i64 = redis::cmd("PTTL")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        // A window, one bucket, and a second of slack at most.
-        assert!(ttl > 0 && ttl <= window_ms * 11 / 10 + 1000, "{key}: {ttl}");
-    }
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&expected)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The longest window, one bucket, and a second of slack at most.
+    assert!(ttl > 3_600_000 && ttl <= 3_960_000 + 1000, "{ttl}");
+
+    // A denial writes nothing: the expiry is not pushed back.
+    let strict = Policy::from_tiers([("1m", 1), ("1h", 50)]).unwrap();
+    let denied = store.check("ip:203.0.113.8", &strict, 2).await.unwrap();
+    assert!(!denied.admitted());
+    assert_eq!(fx.keys().await.len(), 1);
     fx.clean().await;
 }
 

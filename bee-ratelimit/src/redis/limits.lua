@@ -1,6 +1,6 @@
--- Decides every tier of a policy for one caller, atomically.
+-- Decides every tier of a policy for one caller, atomically, in one key.
 --
--- KEYS[i]  the state of tier i (all under one hash tag: one cluster slot)
+-- KEYS[1]  the caller's state for this policy
 -- ARGV[1]  'w' (sliding window) or 'g' (GCRA)
 -- ARGV[2]  buckets per window (sliding window)
 -- ARGV[3]  cost
@@ -11,14 +11,14 @@
 -- Returns { admitted 0/1, denying tier (1-based, 0: none), wait (-1: never),
 --           then remaining and reset for each tier }.
 --
--- Time is Redis's own clock (TIME), so servers with skewed clocks agree. Each state
--- keeps the clock reading it last saw and an effective time that moves by forward steps
--- only: a clock stepped back never locks a caller out.
+-- Time is Redis's own clock (TIME), so servers with skewed clocks agree. Each tier keeps
+-- the clock reading it last saw and an effective time that moves by forward steps only:
+-- a clock stepped back never locks a caller out.
 --
--- State is packed with the struct library (exact doubles; formatting numbers as text
--- costs far more): tag, last clock reading, effective time, then the head bucket and
--- the ring of 32-bit counts (sliding window) or the TAT (GCRA). The tag is the bucket
--- width, or -1 for GCRA: a state of another shape starts afresh.
+-- The state is packed with the struct library (exact doubles; formatting numbers as
+-- text costs far more). Per tier: tag, last clock reading, effective time, then the head
+-- bucket and the ring of 32-bit counts (sliding window) or the TAT (GCRA). The tag is the
+-- bucket width, or -1 for GCRA: a tier of another shape starts afresh.
 
 local floor, max, min = math.floor, math.max, math.min
 local t = redis.call('TIME')
@@ -27,48 +27,48 @@ local window = ARGV[1] == 'w'
 local buckets = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local ring = buckets + 1
-local n = #KEYS
+local n = (#ARGV - 3) / 3
 
-local fmt, bytes, size = '<dddd', 32, 1
+-- one tier's slice of the state: `per` numbers, `bytes` bytes
+local tier_fmt, per, bytes = 'dddd', 4, 32
 if window then
-  fmt = fmt .. string.rep('I4', ring)
+  tier_fmt = tier_fmt .. string.rep('I4', ring)
+  per = 4 + ring
   bytes = 32 + 4 * ring
-  size = 1 + ring
 end
+local fmt = '<' .. string.rep(tier_fmt, n)
 
-local S, K, U, BACK = {}, {}, {}, {}
+local s
+local raw = redis.call('GET', KEYS[1])
+if raw and #raw == bytes * n then s = { struct.unpack(fmt, raw) } else s = {} end
+
+local K, U = {}, {}
+local back = false
 local admitted, denied_by, wait = true, 0, 0
 
 for i = 1, n do
   local a, b, c = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local o = (i - 1) * per
   local tag = window and b or -1
-
-  local raw = redis.call('GET', KEYS[i])
-  local s
-  if raw and #raw == bytes then
-    s = { struct.unpack(fmt, raw) }
-    if s[1] ~= tag then s = nil end
+  if s[o + 1] ~= tag then
+    s[o + 1], s[o + 2], s[o + 3] = tag, now, now
+    for j = o + 4, o + per do s[j] = 0 end
   end
-  if not s then
-    s = { tag, now, now }
-    for j = 4, 3 + size do s[j] = 0 end
-  end
-  BACK[i] = now < s[2]
-  if now > s[2] then s[3] = s[3] + (now - s[2]) end
-  s[2] = now
-  S[i] = s
+  if now < s[o + 2] then back = true end
+  if now > s[o + 2] then s[o + 3] = s[o + 3] + (now - s[o + 2]) end
+  s[o + 2] = now
 
-  local eff = s[3]
+  local eff = s[o + 3]
   local fits, w
   if window then
-    -- counted buckets: k - buckets .. k; counts sit at s[5 + j % ring]
-    local head = s[4]
+    -- counted buckets: k - buckets .. k; bucket j's count sits at s[o + 5 + j % ring]
+    local head = s[o + 4]
     local k = max(floor(eff / b), head)
     K[i] = k
     local from = max(k - buckets, 0)
     local used = 0
     if head >= from then
-      for j = from, head do used = used + s[5 + j % ring] end
+      for j = from, head do used = used + s[o + 5 + j % ring] end
     end
     U[i] = used
     if used + cost <= a then
@@ -79,7 +79,7 @@ for i = 1, n do
       fits = false
       local left = used
       for j = from, head do
-        left = left - s[5 + j % ring]
+        left = left - s[o + 5 + j % ring]
         if left + cost <= a then
           w = (j + buckets + 1) * b - eff
           break
@@ -87,7 +87,7 @@ for i = 1, n do
       end
     end
   else
-    local ahead = max(s[4], eff) + c - eff
+    local ahead = max(s[o + 4], eff) + c - eff
     if ahead <= b then
       fits = true
     elseif c > b then
@@ -105,27 +105,28 @@ for i = 1, n do
 end
 
 local out = { admitted and 1 or 0, denied_by, wait }
+local ttl = 0
 for i = 1, n do
-  local s = S[i]
   local a, b = tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i])
-  local eff = s[3]
-  local remaining, reset, ttl
+  local o = (i - 1) * per
+  local eff = s[o + 3]
+  local remaining, reset
   if window then
     local k = K[i]
     if admitted then
-      local stale = min(k - s[4], ring)
-      for d = 0, stale - 1 do s[5 + (k - d) % ring] = 0 end
-      s[4] = k
-      s[5 + k % ring] = s[5 + k % ring] + cost
+      local stale = min(k - s[o + 4], ring)
+      for d = 0, stale - 1 do s[o + 5 + (k - d) % ring] = 0 end
+      s[o + 4] = k
+      s[o + 5 + k % ring] = s[o + 5 + k % ring] + cost
     end
     local used, newest = U[i] + cost, k
     if not admitted or cost == 0 then
       -- only then is the newest counted bucket not simply k
       local from = max(k - buckets, 0)
       used, newest = 0, -1
-      if s[4] >= from then
-        for j = from, s[4] do
-          local count = s[5 + j % ring]
+      if s[o + 4] >= from then
+        for j = from, s[o + 4] do
+          local count = s[o + 5 + j % ring]
           used = used + count
           if count > 0 then newest = j end
         end
@@ -134,17 +135,18 @@ for i = 1, n do
     remaining = max(a - used, 0)
     reset = 0
     if newest >= 0 then reset = (newest + buckets + 1) * b - eff end
-    ttl = (buckets + 1) * b
+    ttl = max(ttl, (buckets + 1) * b)
   else
-    if admitted then s[4] = max(s[4], eff) + tonumber(ARGV[3 + 3 * i]) end
-    reset = max(s[4] - eff, 0)
+    if admitted then s[o + 4] = max(s[o + 4], eff) + tonumber(ARGV[3 + 3 * i]) end
+    reset = max(s[o + 4] - eff, 0)
     remaining = floor(max(b - reset, 0) / a)
-    ttl = reset
-  end
-  if admitted or BACK[i] then
-    redis.call('SET', KEYS[i], struct.pack(fmt, unpack(s, 1, 3 + size)), 'PX', floor(ttl / 1000) + 1000)
+    ttl = max(ttl, reset)
   end
   out[2 + 2 * i] = remaining
   out[3 + 2 * i] = reset
+end
+-- A denial records nothing; only a clock that went back must be remembered.
+if admitted or back then
+  redis.call('SET', KEYS[1], struct.pack(fmt, unpack(s, 1, n * per)), 'PX', floor(ttl / 1000) + 1000)
 end
 return out

@@ -163,18 +163,25 @@ impl RedisStore {
         }
     }
 
-    /// The Redis key holding tier `tier` of `key`: `<prefix>:{<key>}:<tier>`. The hash
-    /// tag keeps one caller's tiers in one cluster slot.
-    pub fn limit_key(&self, key: &str, tier: &str) -> String {
-        format!("{}:{{{key}}}:{tier}", self.options.prefix)
+    /// The Redis key holding `key`'s counters under `policy`:
+    /// `<prefix>:{<key>}:<tier names>`, such as `bee:rl:{key:abc}:1m,1h,1d`. One key holds
+    /// all tiers (one read and one write per decision); the hash tag keeps every key of
+    /// one caller in one cluster slot. Policies with the same tier names share counts.
+    pub fn limit_key(&self, key: &str, policy: &Policy) -> String {
+        let mut name = format!("{}:{{{key}}}:", self.options.prefix);
+        for (i, tier) in policy.tiers().iter().enumerate() {
+            if i > 0 {
+                name.push(',');
+            }
+            name.push_str(tier.name());
+        }
+        name
     }
 
     async fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
         check_key(key)?;
-        let mut cmd = self.scripts.limits.command(policy.tiers().len());
-        for tier in policy.tiers() {
-            cmd.arg(self.limit_key(key, tier.name()));
-        }
+        let mut cmd = self.scripts.limits.command(1);
+        cmd.arg(self.limit_key(key, policy));
         limit_args(&mut cmd, policy, cost);
         let reply = self.call::<Vec<i64>>(&self.scripts.limits, &cmd).await;
         match reply.and_then(|r| decision_of(policy, &r)) {
