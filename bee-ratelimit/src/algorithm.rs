@@ -120,8 +120,9 @@ fn verdict_of(evals: &[Eval]) -> Verdict {
 
 fn cells_per_tier(algorithm: Algorithm) -> usize {
     match algorithm {
-        // The head bucket index, then the ring of buckets + 1 counters packed two per word.
-        Algorithm::SlidingWindow { buckets } => 1 + (buckets as usize + 2) / 2,
+        // The head bucket index, then the ring of buckets + 1 counters and their total,
+        // packed two per word.
+        Algorithm::SlidingWindow { buckets } => 1 + (buckets as usize + 3) / 2,
         Algorithm::Gcra => 1,
     }
 }
@@ -158,7 +159,7 @@ impl Window {
         // Never behind the stored head: time is monotonic per key, but a stored state
         // is not trusted to be.
         let k = (now / self.width).max(cells[0]);
-        let used = self.counted(cells, k).sum::<u64>();
+        let used = self.used_at(cells, k);
         let mut eval = Eval {
             fits: used.saturating_add(cost) <= self.limit,
             wait: 0,
@@ -175,18 +176,41 @@ impl Window {
     }
 
     fn commit(&self, cells: &mut [u64], k: u64, cost: u64) {
-        let head = cells[0];
-        // Buckets between the old head and k start empty; past a whole ring, all do.
-        let stale = k.saturating_sub(head).min(self.ring());
-        let mut slot = self.slot(k);
+        let ring = self.ring();
+        let mut total = count(cells, ring);
+        // Buckets that have left the window make room for k; past a whole ring, all do.
+        let stale = (k - cells[0]).min(ring);
+        let mut slot = self.oldest_slot(cells);
         for _ in 0..stale {
+            total -= count(cells, slot);
             set(cells, slot, 0);
-            slot = if slot == 0 { self.ring() - 1 } else { slot - 1 };
+            slot = if slot + 1 == ring { 0 } else { slot + 1 };
         }
         cells[0] = k;
         let slot = self.slot(k);
         // Admitted counts never exceed the limit, which fits in u32.
         set(cells, slot, count(cells, slot).saturating_add(cost));
+        set(cells, ring, total.saturating_add(cost));
+    }
+
+    /// Units counted at bucket `k`: the running total less the buckets that have left
+    /// the window since the head. At the head itself, no loop at all.
+    fn used_at(&self, cells: &[u64], k: u64) -> u64 {
+        let ring = self.ring();
+        let total = count(cells, ring);
+        let gone = (k - cells[0]).min(ring);
+        let mut slot = self.oldest_slot(cells);
+        let mut dropped = 0;
+        for _ in 0..gone {
+            dropped += count(cells, slot);
+            slot = if slot + 1 == ring { 0 } else { slot + 1 };
+        }
+        total - dropped
+    }
+
+    /// The slot of the oldest stored bucket, `head - buckets`, the next to leave.
+    fn oldest_slot(&self, cells: &[u64]) -> u64 {
+        (self.slot(cells[0]) + 1) % self.ring()
     }
 
     /// The tier after the decision; `admitted` is the cost recorded, if any.

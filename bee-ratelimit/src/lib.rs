@@ -92,7 +92,7 @@
 //!   `window + w` plus its cost exceed the limit. So the window is effectively between
 //!   `window` and `window + window / B` long: at most one bucket (10 % by default) of
 //!   over-strictness, never any over-admission.
-//! - Memory: a head index and `B + 1` 32-bit counters per tier; limits above
+//! - Memory: a head index, `B + 1` 32-bit counters and their total per tier; limits above
 //!   2³² − 1 per window saturate to it.
 //!
 //! **GCRA** ([`Algorithm::Gcra`]): emission interval `T = ceil(window / limit)`

@@ -184,7 +184,7 @@ async fn one_key_per_caller_and_policy_under_a_hash_tag_expiring_when_idle() {
     store.check("ip:203.0.113.7", &policy, 1).await.unwrap();
     let expected = format!("{}:{{ip:203.0.113.7}}:1m,1h", fx.prefix);
     assert_eq!(store.limit_key("ip:203.0.113.7", &policy), expected);
-    assert_eq!(fx.keys().await, [expected.clone()]);
+    assert_eq!(fx.keys().await, std::slice::from_ref(&expected));
     let mut conn = fx.connection().await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&expected)
