@@ -220,7 +220,7 @@ impl Record {
             *word = word_of(chunk);
         }
         // Both lengths fit in 16 bits: keys are at most MAX_KEY_LEN bytes, states at
-        // most 2 + 31 × MAX_TIERS words.
+        // most 2 + 32 × MAX_TIERS words.
         words[0] = (policy.shape() & 0xFFFF)
             | (u64::try_from(state_len).unwrap_or(0) & 0xFFFF) << 16
             | (u64::try_from(key.len()).unwrap_or(0) & 0xFFFF) << 32;
