@@ -118,6 +118,12 @@ impl Context {
         &self.encoded
     }
 
+    /// A context over arbitrary bytes, to check that every byte of the encoding counts.
+    #[cfg(test)]
+    pub(crate) fn from_encoded_for_test(encoded: Vec<u8>) -> Self {
+        Self { encoded }
+    }
+
     fn set_count(&mut self, count: usize) {
         // Callers keep count at or under MAX_PAIRS, far below u16::MAX.
         let count = u16::try_from(count).unwrap_or(u16::MAX);

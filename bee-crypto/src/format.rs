@@ -162,3 +162,66 @@ fn with_aad<R>(header: &[u8], context: &Context, f: impl FnOnce(&[u8]) -> R) -> 
         f(&aad)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (SecretKey, Context, Vec<u8>) {
+        let key = SecretKey::from_bytes([7; 32]);
+        let context = Context::record("t", "b", "c", "message").unwrap();
+        let sealed = seal(&key, KeyKind::Keyring, 1, &context, b"plaintext").unwrap();
+        (key, context, sealed)
+    }
+
+    #[test]
+    fn changing_any_byte_of_the_context_encoding_fails() {
+        let (key, context, sealed) = sample();
+        let parsed = parse(&sealed).unwrap();
+        assert!(open(&key, &parsed, &context).is_ok());
+        for position in 0..context.encoded().len() {
+            let mut encoded = context.encoded().to_vec();
+            encoded[position] ^= 0x01;
+            let changed = Context::from_encoded_for_test(encoded);
+            assert_eq!(
+                open(&key, &parsed, &changed).unwrap_err(),
+                OpenFailure::Inauthentic,
+                "byte {position}"
+            );
+        }
+    }
+
+    #[test]
+    fn appending_or_dropping_context_bytes_fails() {
+        let (key, context, sealed) = sample();
+        let parsed = parse(&sealed).unwrap();
+        let mut longer = context.encoded().to_vec();
+        longer.push(0);
+        let shorter = context.encoded()[..context.encoded().len() - 1].to_vec();
+        for encoded in [longer, shorter] {
+            let changed = Context::from_encoded_for_test(encoded);
+            assert!(open(&key, &parsed, &changed).is_err());
+        }
+    }
+
+    #[test]
+    fn large_contexts_take_the_heap_path_and_still_bind() {
+        let key = SecretKey::from_bytes([9; 32]);
+        let big = Context::new().with("blob", vec![1u8; 1000]).unwrap();
+        let sealed = seal(&key, KeyKind::Subject, 5, &big, b"x").unwrap();
+        let parsed = parse(&sealed).unwrap();
+        assert_eq!(open(&key, &parsed, &big).unwrap(), b"x");
+        let other = Context::new().with("blob", vec![2u8; 1000]).unwrap();
+        assert!(open(&key, &parsed, &other).is_err());
+    }
+
+    #[test]
+    fn a_failed_open_returns_no_plaintext_buffer() {
+        let (key, context, mut sealed) = sample();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        let parsed = parse(&sealed).unwrap();
+        // The error carries nothing but the reason; the output buffer was wiped and dropped.
+        assert_eq!(open(&key, &parsed, &context), Err(OpenFailure::Inauthentic));
+    }
+}

@@ -105,7 +105,13 @@ pub enum KeyringError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Keyring {
-    inner: RwLock<Vec<Entry>>,
+    inner: RwLock<State>,
+}
+
+/// The keys, and the highest id ever used, so that a destroyed key's id is never reused.
+struct State {
+    entries: Vec<Entry>,
+    last_id: u32,
 }
 
 impl Keyring {
@@ -120,7 +126,7 @@ impl Keyring {
             state: KeyState::Primary,
             key: SecretKey::generate()?,
         };
-        Ok(Self::from_entries(vec![entry]))
+        Ok(Self::from_entries(vec![entry], 1))
     }
 
     /// Seals `plaintext` under the primary key, bound to `context`.
@@ -129,8 +135,8 @@ impl Keyring {
     ///
     /// [`SealError::TooLong`] when the plaintext is longer than the cipher allows.
     pub fn seal(&self, context: &Context, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
-        let entries = self.read();
-        let primary = primary_entry(&entries);
+        let state = self.read();
+        let primary = primary_entry(&state.entries);
         format::seal(
             &primary.key,
             KeyKind::Keyring,
@@ -151,8 +157,9 @@ impl Keyring {
         if parsed.kind != KeyKind::Keyring {
             return Err(OpenFailure::WrongKeyKind.into());
         }
-        let entries = self.read();
-        let entry = entries
+        let state = self.read();
+        let entry = state
+            .entries
             .iter()
             .find(|entry| entry.id.get() == parsed.key_id)
             .ok_or(OpenFailure::UnknownKey)?;
@@ -191,13 +198,13 @@ impl Keyring {
 
     /// The id of the primary key.
     pub fn primary(&self) -> KeyId {
-        primary_entry(&self.read()).id
+        primary_entry(&self.read().entries).id
     }
 
     /// Every key's id and state, by increasing id.
     pub fn keys(&self) -> Vec<KeyInfo> {
-        let entries = self.read();
-        entries
+        self.read()
+            .entries
             .iter()
             .map(|entry| KeyInfo {
                 id: entry.id,
@@ -214,13 +221,14 @@ impl Keyring {
     /// random key could be drawn.
     pub fn add_key(&self) -> Result<KeyId, KeyringError> {
         let key = SecretKey::generate()?;
-        let mut entries = self.write();
-        let last = entries.last().map_or(0, |entry| entry.id.get());
-        let id = last
+        let mut state = self.write();
+        let id = state
+            .last_id
             .checked_add(1)
             .and_then(KeyId::new)
             .ok_or(KeyringError::Full)?;
-        entries.push(Entry {
+        state.last_id = id.get();
+        state.entries.push(Entry {
             id,
             state: KeyState::Active,
             key,
@@ -234,8 +242,9 @@ impl Keyring {
     ///
     /// [`KeyringError::UnknownKey`], or [`KeyringError::Disabled`] for a disabled key.
     pub fn promote(&self, id: KeyId) -> Result<(), KeyringError> {
-        let mut entries = self.write();
-        let target = position(&entries, id)?;
+        let mut state = self.write();
+        let entries = &mut state.entries;
+        let target = position(entries, id)?;
         if entries[target].state == KeyState::Disabled {
             return Err(KeyringError::Disabled(id));
         }
@@ -275,8 +284,9 @@ impl Keyring {
     ///
     /// [`KeyringError::UnknownKey`].
     pub fn enable(&self, id: KeyId) -> Result<(), KeyringError> {
-        let mut entries = self.write();
-        let index = position(&entries, id)?;
+        let mut state = self.write();
+        let entries = &mut state.entries;
+        let index = position(entries, id)?;
         if entries[index].state == KeyState::Disabled {
             entries[index].state = KeyState::Active;
         }
@@ -290,8 +300,9 @@ impl Keyring {
     /// [`KeyringError::UnknownKey`], or [`KeyringError::NotDisabled`] unless the key is
     /// disabled.
     pub fn destroy(&self, id: KeyId) -> Result<(), KeyringError> {
-        let mut entries = self.write();
-        let index = position(&entries, id)?;
+        let mut state = self.write();
+        let entries = &mut state.entries;
+        let index = position(entries, id)?;
         if entries[index].state != KeyState::Disabled {
             return Err(KeyringError::NotDisabled(id));
         }
@@ -299,18 +310,20 @@ impl Keyring {
         Ok(())
     }
 
-    pub(crate) fn from_entries(entries: Vec<Entry>) -> Self {
+    fn from_entries(entries: Vec<Entry>, last_id: u32) -> Self {
         Self {
-            inner: RwLock::new(entries),
+            inner: RwLock::new(State { entries, last_id }),
         }
     }
 
     /// The keyring's secret body, for sealing into a keyring file:
-    /// `u8 version (1) | u32 count | count x (u32 id | u8 state | 32-byte key)`.
+    /// `u8 version (1) | u32 last id | u32 count | count x (u32 id | u8 state | key)`.
     pub(crate) fn to_body(&self) -> Zeroizing<Vec<u8>> {
-        let entries = self.read();
-        let mut body = Zeroizing::new(Vec::with_capacity(5 + entries.len() * ENTRY_LEN));
+        let state = self.read();
+        let entries = &state.entries;
+        let mut body = Zeroizing::new(Vec::with_capacity(9 + entries.len() * ENTRY_LEN));
         body.push(BODY_VERSION);
+        body.extend_from_slice(&state.last_id.to_be_bytes());
         let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
         body.extend_from_slice(&count.to_be_bytes());
         for entry in entries.iter() {
@@ -325,12 +338,13 @@ impl Keyring {
     /// with increasing ids and exactly one primary key.
     pub(crate) fn from_body(body: &[u8]) -> Option<Self> {
         let (&version, rest) = body.split_first()?;
+        let (last_id, rest) = rest.split_first_chunk::<4>()?;
         let (count, mut rest) = rest.split_first_chunk::<4>()?;
-        if version != BODY_VERSION
-            || rest.len() != usize::try_from(u32::from_be_bytes(*count)).ok()? * ENTRY_LEN
-        {
+        let count = usize::try_from(u32::from_be_bytes(*count)).ok()?;
+        if version != BODY_VERSION || Some(rest.len()) != count.checked_mul(ENTRY_LEN) {
             return None;
         }
+        let last_id = u32::from_be_bytes(*last_id);
         let mut entries = Vec::new();
         while let Some((raw, tail)) = rest.split_first_chunk::<ENTRY_LEN>() {
             entries.push(parse_entry(raw)?);
@@ -341,7 +355,9 @@ impl Keyring {
             .iter()
             .filter(|e| e.state == KeyState::Primary)
             .count();
-        (increasing && primaries == 1).then(|| Self::from_entries(entries))
+        let below_last = entries.last().is_some_and(|e| e.id.get() <= last_id);
+        let valid = increasing && primaries == 1 && below_last;
+        valid.then(|| Self::from_entries(entries, last_id))
     }
 
     /// Seals a subject key for storage, bound to `context`.
@@ -360,23 +376,24 @@ impl Keyring {
         SecretKey::from_slice(&bytes).map_err(|_| OpenFailure::Malformed.into())
     }
 
-    fn set_state(&self, id: KeyId, state: KeyState) -> Result<(), KeyringError> {
-        let mut entries = self.write();
-        let index = position(&entries, id)?;
+    fn set_state(&self, id: KeyId, new_state: KeyState) -> Result<(), KeyringError> {
+        let mut state = self.write();
+        let entries = &mut state.entries;
+        let index = position(entries, id)?;
         if entries[index].state == KeyState::Primary {
             return Err(KeyringError::PrimaryKey(id));
         }
-        entries[index].state = state;
+        entries[index].state = new_state;
         Ok(())
     }
 
     // No code path panics while holding the lock, and every change is a single assignment,
     // so a poisoned lock still guards a consistent keyring.
-    fn read(&self) -> RwLockReadGuard<'_, Vec<Entry>> {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Vec<Entry>> {
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -391,7 +408,7 @@ impl fmt::Debug for Keyring {
 }
 
 /// One key with its id and state.
-pub(crate) struct Entry {
+struct Entry {
     id: KeyId,
     state: KeyState,
     key: SecretKey,
