@@ -73,7 +73,13 @@ impl PasswordHasher {
     pub fn verify(&self, password: &Password, phc: &str) -> Result<(), PasswordError> {
         let hash = PasswordHash::new(phc).map_err(|_| PasswordError::Malformed)?;
         let stored = stored_params(&hash)?;
-        stored.validate().map_err(|_| PasswordError::TooCostly)?;
+        let too_costly = stored.memory_kib > Argon2Params::MAX_MEMORY_KIB
+            || stored.iterations > Argon2Params::MAX_ITERATIONS
+            || stored.parallelism > Argon2Params::MAX_PARALLELISM;
+        if too_costly {
+            return Err(PasswordError::TooCostly);
+        }
+        stored.validate().map_err(|_| PasswordError::Malformed)?;
         Argon2::default()
             .verify_password(password.expose_secret().as_bytes(), &hash)
             .map_err(|error| match error {
