@@ -1,5 +1,7 @@
 //! The keyring's ciphertexts: binding, tampering, truncation, rotation.
 
+#![allow(clippy::unwrap_used, clippy::panic, clippy::cast_possible_truncation)]
+
 use bee_crypto::{Context, KeyId, KeyState, Keyring, KeyringError, OVERHEAD, OpenFailure};
 
 fn context() -> Context {

@@ -1,5 +1,7 @@
 //! The keyring at rest: master key files, passphrases, providers, tampering.
 
+#![allow(clippy::unwrap_used, clippy::panic, clippy::cast_possible_truncation)]
+
 use std::sync::Arc;
 
 use bee_crypto::{
