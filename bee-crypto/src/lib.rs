@@ -107,7 +107,8 @@
 //! - reading an erased subject's data later, including in backups of the records: its key
 //!   is destroyed and nothing else can open it;
 //! - nonce misuse by callers: nonces are 192-bit random values drawn inside the crate;
-//!   with XChaCha20 a repeat is negligible (2^-96 after 2^48 messages under one key);
+//!   with XChaCha20 a repeat is negligible (below 2^-96 after 2^48 messages under one
+//!   key);
 //! - secrets in logs: keys, passwords and passphrases zeroize on drop and print as their
 //!   type name only; errors carry no secret and no plaintext.
 //!
