@@ -1,19 +1,4 @@
 //! The context a ciphertext is bound to: ordered name/value pairs, encoded without ambiguity.
-//!
-//! # Encoding
-//!
-//! ```text
-//! count          u16, big-endian: number of pairs
-//! then, for each pair in the order they were added:
-//!   name length  u16, big-endian
-//!   name         1 to 64 bytes of [a-z0-9_.-]
-//!   value length u32, big-endian
-//!   value        0 to 65 535 bytes, any bytes
-//! ```
-//!
-//! Every field carries its own length, so moving bytes from a name into a value (or from
-//! one value into the next) changes the encoding; two contexts encode to the same bytes
-//! only if they hold the same pairs in the same order.
 
 use std::fmt;
 
@@ -28,6 +13,21 @@ pub const MAX_VALUE_LEN: usize = 65_535;
 ///
 /// A ciphertext opens only under the exact context it was sealed with, so a ciphertext
 /// copied into another row, conversation or tenant does not open.
+///
+/// # Encoding
+///
+/// ```text
+/// count          u16, big-endian: number of pairs
+/// then, for each pair in the order they were added:
+///   name length  u16, big-endian
+///   name         1 to 64 bytes of [a-z0-9_.-]
+///   value length u32, big-endian
+///   value        0 to 65 535 bytes, any bytes
+/// ```
+///
+/// Every field carries its own length, so moving bytes from a name into a value (or from
+/// one value into the next) changes the encoding; two contexts encode to the same bytes
+/// only if they hold the same pairs in the same order.
 ///
 /// ```
 /// use bee_crypto::Context;
@@ -113,7 +113,7 @@ impl Context {
         self.len() == 0
     }
 
-    /// The canonical encoding described in the [module docs](self).
+    /// The canonical encoding described under [Encoding](Context#encoding).
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
     }

@@ -1,30 +1,4 @@
 //! The keyring at rest: sealed under a key of its own, which the master key wraps.
-//!
-//! # File format
-//!
-//! A JSON document:
-//!
-//! ```json
-//! {
-//!   "format": "bee-crypto-keyring",
-//!   "version": 1,
-//!   "protection": { "kind": "passphrase", "algorithm": "argon2id", "argon2_version": 19,
-//!                   "memory_kib": 65536, "iterations": 3, "parallelism": 4,
-//!                   "salt": "<base64, 16 bytes>" },
-//!   "wrapped_key": "<base64>",
-//!   "keyring": "<base64>"
-//! }
-//! ```
-//!
-//! `protection` is `{"kind": "master-key"}` for a raw master key, the object above for a
-//! passphrase, or `{"kind": "provider", "name": "..."}` for a [`KeyProvider`].
-//!
-//! `keyring` is the keyring's body (ids, states and keys) in the crate's ciphertext format
-//! under a random 256-bit file key, with the context `purpose = keyring`. `wrapped_key` is
-//! that file key wrapped by the master key or provider, with the context
-//! `purpose = keyring-key, protection = <the protection object as JSON>`, so the Argon2id
-//! parameters and salt are authenticated too. Changing the passphrase or master key only
-//! rewraps the file key.
 
 use std::fs;
 use std::io::{self, Write};
@@ -62,7 +36,8 @@ pub enum Protector {
 }
 
 impl Protector {
-    /// Seals `keyring` into the JSON document described in the [module docs](self).
+    /// Seals `keyring` into the JSON document described under
+    /// [`KeyringFile`](KeyringFile#format).
     ///
     /// # Errors
     ///
@@ -182,6 +157,32 @@ impl std::fmt::Debug for Protector {
 }
 
 /// A keyring file on disk, with what protects it.
+///
+/// # Format
+///
+/// A JSON document:
+///
+/// ```json
+/// {
+///   "format": "bee-crypto-keyring",
+///   "version": 1,
+///   "protection": { "kind": "passphrase", "algorithm": "argon2id", "argon2_version": 19,
+///                   "memory_kib": 65536, "iterations": 3, "parallelism": 4,
+///                   "salt": "<base64, 16 bytes>" },
+///   "wrapped_key": "<base64>",
+///   "keyring": "<base64>"
+/// }
+/// ```
+///
+/// `protection` is `{"kind": "master-key"}` for a raw master key, the object above for a
+/// passphrase, or `{"kind": "provider", "name": "..."}` for a [`KeyProvider`].
+///
+/// `keyring` is the keyring's body (ids, states and keys) in the crate's ciphertext format
+/// under a random 256-bit file key, with the context `purpose = keyring`. `wrapped_key` is
+/// that file key wrapped by the master key or provider, with the context
+/// `purpose = keyring-key, protection = <the protection object as JSON>`, so the Argon2id
+/// parameters and salt are authenticated too. Changing the passphrase or master key only
+/// rewraps the file key.
 ///
 /// ```
 /// use bee_crypto::{KeyringFile, MasterKey, Protector};

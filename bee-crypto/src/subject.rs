@@ -325,6 +325,17 @@ impl fmt::Debug for ConversationKey {
 
 /// Seals and opens conversation data under per-subject keys, and erases subjects.
 ///
+/// Each data subject (an end user, or a conversation when there is no user) has a random
+/// data key, wrapped by the keyring and kept in a [`SubjectKeyStore`]. Messages are sealed
+/// under a conversation key derived from it with HKDF-SHA256. Erasing the subject destroys
+/// the wrapped key, so every ciphertext sealed for that subject becomes unreadable, and
+/// nobody else's is touched.
+///
+/// A subject's record is a generation number and, unless erased, the wrapped key. Erasing
+/// keeps the generation and drops the key; sealing for an erased subject starts a new
+/// generation with a new key. Ciphertexts carry their generation, so a ciphertext of a
+/// destroyed generation reports [`SubjectOpenError::Erased`].
+///
 /// Conversation keys are cached (by default 10 000 of them, for 5 minutes) so that small
 /// messages cost little more than the cipher. Erasing on this instance drops the
 /// subject's cached keys at once; other instances sharing the store keep theirs until
