@@ -84,10 +84,11 @@ impl Context {
         if self.names().any(|existing| existing == name.as_bytes()) {
             return Err(ContextError::DuplicateName(name.to_owned()));
         }
-        let (Ok(value_len), true) = (u32::try_from(value.len()), value.len() <= MAX_VALUE_LEN)
-        else {
+        if value.len() > MAX_VALUE_LEN {
             return Err(ContextError::ValueTooLong(name.to_owned()));
-        };
+        }
+        let value_len =
+            u32::try_from(value.len()).map_err(|_| ContextError::ValueTooLong(name.to_owned()))?;
         let count = self.len();
         if count >= MAX_PAIRS {
             return Err(ContextError::TooManyPairs);
