@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Runs the seal/open benchmark several times and prints median throughput ratios.
+"""Runs the seal/open benchmark several times and prints the median paired ratios.
 
-The machine is shared, so one run can be skewed by whatever else runs at that moment.
-Each run measures ours and the reference in the same criterion group; this script repeats
-the run and reports, per case, the median over runs of (reference time / our time), which
-is our throughput as a fraction of the reference's.
+The machine is shared, so load changes between criterion cases. The benchmark therefore
+interleaves the reference and ours in small blocks and prints, per group, a line
+`paired <group>: keyring <r>, subject <r>`: our throughput as a fraction of raw
+XChaCha20-Poly1305's over the same interleaved blocks. This script repeats the run and
+reports those ratios per run, their median, and criterion's median time of each case.
 
 Usage, from the workspace root: python3 bee-crypto/benches/ratios.py [runs]
 """
 
 import json
 import pathlib
+import re
 import statistics
 import subprocess
 import sys
@@ -21,11 +23,11 @@ COMMAND = [
     "--warm-up-time", "1", "--measurement-time", "3",
 ]
 ROOT = pathlib.Path("target/criterion")
-REFERENCE = "raw xchacha20poly1305"
+PAIRED = re.compile(r"^paired (\S+) (\S+): keyring ([0-9.]+), subject ([0-9.]+)$")
 
 
-def median_time(group: str, function: str) -> float:
-    path = ROOT / group / function / "new" / "estimates.json"
+def median_ns(group: str, function: str) -> float:
+    path = ROOT / group.replace("/", "_") / function / "new" / "estimates.json"
     return json.loads(path.read_text())["median"]["point_estimate"]
 
 
@@ -34,23 +36,25 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = {}
     for run in range(RUNS):
         print(f"run {run + 1} of {RUNS}: {' '.join(COMMAND)}", flush=True)
-        subprocess.run(COMMAND, check=True, stdout=subprocess.DEVNULL)
-        for group_dir in sorted(ROOT.glob("*_*")):
-            group = group_dir.name
-            functions = [p.name for p in group_dir.iterdir() if (p / "new").is_dir()]
-            if REFERENCE not in functions:
+        out = subprocess.run(COMMAND, check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            match = PAIRED.match(line.strip())
+            if not match:
                 continue
-            reference = median_time(group, REFERENCE)
-            for function in functions:
-                ours = median_time(group, function)
-                ratios.setdefault((group, function), []).append(reference / ours)
-                times.setdefault((group, function), []).append(ours)
-    print("| case | ours (median ns) | ratio runs | median ratio |")
+            group = f"{match[1]} {match[2]}"
+            for name, value in (("keyring", match[3]), ("subject, cached key", match[4])):
+                ratios.setdefault((group, name), []).append(float(value))
+            for function in ("raw xchacha20poly1305", "keyring", "subject, cached key"):
+                ns = median_ns(group, function)
+                times.setdefault((group, function), []).append(ns)
+    print("| case | criterion median time (median of runs) | paired ratio per run | median |")
     print("|---|---|---|---|")
     for (group, function), values in sorted(ratios.items()):
         runs = ", ".join(f"{v:.2f}" for v in values)
-        ns = statistics.median(times[(group, function)])
-        print(f"| {group} {function} | {ns:.0f} | {runs} | {statistics.median(values):.2f} |")
+        ours = statistics.median(times[(group, function)])
+        raw = statistics.median(times[(group, "raw xchacha20poly1305")])
+        print(f"| {group} {function} | {ours:.0f} ns (raw {raw:.0f} ns) | {runs} "
+              f"| {statistics.median(values):.2f} |")
 
 
 if __name__ == "__main__":

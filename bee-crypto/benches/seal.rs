@@ -8,15 +8,17 @@
 //!
 //! The machine is shared, and its load changes from second to second. So each case runs
 //! the three operations of its group in turn, in small blocks, and times only its own
-//! blocks: the reference and ours are measured under the same conditions, interleaved,
-//! instead of one after the other.
+//! blocks for criterion. Every block of every operation is also timed into a running
+//! total for the group; after the group, a line `paired <group>: keyring <r>, subject <r>`
+//! gives our throughput as a fraction of the reference's over those interleaved blocks,
+//! which no change of load between criterion cases can skew.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic, clippy::print_stdout)]
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -74,10 +76,13 @@ fn fixture() -> Fixture {
 /// Calls to each operation per block: enough to dwarf the cost of reading the clock.
 const BLOCK: u64 = 8;
 
-/// Runs `ops` in turn, `BLOCK` calls at a time, for `iters` calls of each, and returns
-/// the time spent in `ops[timed]` only.
-fn interleaved(iters: u64, timed: usize, ops: &mut [&mut dyn FnMut()]) -> Duration {
-    let mut spent = Duration::ZERO;
+/// Time spent so far in each operation of the current group, every case included.
+static SPENT: Mutex<[Duration; 3]> = Mutex::new([Duration::ZERO; 3]);
+
+/// Runs `ops` in turn, `BLOCK` calls at a time, for `iters` calls of each; adds every
+/// operation's time to `SPENT` and returns the time spent in `ops[timed]`.
+fn interleaved(iters: u64, timed: usize, ops: &mut [&mut dyn FnMut(); 3]) -> Duration {
+    let mut spent = [Duration::ZERO; 3];
     let mut done = 0;
     while done < iters {
         let n = BLOCK.min(iters - done);
@@ -86,13 +91,26 @@ fn interleaved(iters: u64, timed: usize, ops: &mut [&mut dyn FnMut()]) -> Durati
             for _ in 0..n {
                 op();
             }
-            if index == timed {
-                spent += start.elapsed();
-            }
+            spent[index] += start.elapsed();
         }
         done += n;
     }
-    spent
+    let mut totals = SPENT.lock().unwrap();
+    for (total, more) in totals.iter_mut().zip(spent) {
+        *total += more;
+    }
+    spent[timed]
+}
+
+/// Prints the paired throughput ratios of the group just measured and resets the totals.
+fn report_paired(group: &str) {
+    let totals = std::mem::take(&mut *SPENT.lock().unwrap());
+    let ratio = |i: usize| totals[0].as_secs_f64() / totals[i].as_secs_f64();
+    println!(
+        "paired {group}: keyring {:.3}, subject {:.3}",
+        ratio(1),
+        ratio(2)
+    );
 }
 
 const NAMES: [&str; 3] = ["raw xchacha20poly1305", "keyring", "subject, cached key"];
@@ -101,7 +119,9 @@ fn seal(c: &mut Criterion) {
     let f = fixture();
     for (size, label) in SIZES {
         let plaintext = vec![0x5Au8; size];
-        let mut group = c.benchmark_group(format!("seal/{label}"));
+        let name = format!("seal/{label}");
+        let _ = std::mem::take(&mut *SPENT.lock().unwrap());
+        let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Bytes(size as u64));
         for (timed, name) in NAMES.iter().enumerate() {
             group.bench_function(BenchmarkId::from_parameter(name), |b| {
@@ -126,6 +146,7 @@ fn seal(c: &mut Criterion) {
             });
         }
         group.finish();
+        report_paired(&name);
     }
 }
 
@@ -140,7 +161,9 @@ fn open(c: &mut Criterion) {
             .seal(&f.subject, "conv-42", &f.context, &plaintext))
         .unwrap();
 
-        let mut group = c.benchmark_group(format!("open/{label}"));
+        let name = format!("open/{label}");
+        let _ = std::mem::take(&mut *SPENT.lock().unwrap());
+        let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Bytes(size as u64));
         for (timed, name) in NAMES.iter().enumerate() {
             group.bench_function(BenchmarkId::from_parameter(name), |b| {
@@ -169,6 +192,7 @@ fn open(c: &mut Criterion) {
             });
         }
         group.finish();
+        report_paired(&name);
     }
 }
 
