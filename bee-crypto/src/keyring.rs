@@ -69,6 +69,9 @@ pub enum KeyringError {
     /// Only a disabled key can be destroyed.
     #[error("key {0} must be disabled before it is destroyed")]
     NotDisabled(KeyId),
+    /// The keyring offered by [`Keyring::reload_from`] is older than this one.
+    #[error("the keyring to reload from is older than the one in use")]
+    Older,
     /// Every key id up to `u32::MAX` is used.
     #[error("the keyring has no key id left")]
     Full,
@@ -307,6 +310,31 @@ impl Keyring {
             return Err(KeyringError::NotDisabled(id));
         }
         entries.remove(index);
+        Ok(())
+    }
+
+    /// Takes the keys and states of `newer`, a copy of this keyring that another instance
+    /// changed and saved (loaded with [`KeyringFile::load`](crate::KeyringFile::load) or
+    /// [`Protector::open_keyring`](crate::Protector::open_keyring)). Every holder of this
+    /// keyring, such as [`SubjectKeys`](crate::SubjectKeys), sees the change at once.
+    ///
+    /// In a fleet, rotate in two steps so that no instance meets a key it lacks: add the
+    /// key, save, let every instance reload; then promote, save, reload again.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyringError::Older`] when `newer` has seen fewer key ids than this keyring (an
+    /// older copy, which could drop keys); this keyring is then unchanged.
+    pub fn reload_from(&self, newer: Keyring) -> Result<(), KeyringError> {
+        let newer = newer
+            .inner
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.write();
+        if newer.last_id < state.last_id {
+            return Err(KeyringError::Older);
+        }
+        *state = newer;
         Ok(())
     }
 

@@ -133,6 +133,10 @@
 //!   is stored in clear beside its key: prefer pseudonymous ids;
 //! - `Keyring::sealed_with` and [`SubjectKeys::sealed_generation`] read the header
 //!   without authenticating it: use them to plan re-encryption, not to decide trust;
+//! - the crate does not distribute a changed keyring to other server instances: keep the
+//!   sealed document where every instance reads it ([`Protector::seal_keyring`]), have
+//!   them [`Keyring::reload_from`] it, and rotate in two steps (add a key and reload
+//!   everywhere, then promote and reload) so that no instance meets a key it lacks;
 //! - there is no subject key rotation other than erasure (a new generation); keyring
 //!   rotation rewraps subject keys without touching their ciphertexts;
 //! - the keyring file and master key file are written with owner-only permissions on

@@ -325,3 +325,29 @@ fn passphrase_derivation_is_deterministic_and_salt_bound() {
         Err(MasterKeyError::Salt)
     ));
 }
+
+#[tokio::test]
+async fn another_instance_reloads_a_rotated_keyring_and_refuses_an_older_copy() {
+    let protector = Protector::Key(MasterKey::generate().unwrap());
+    let first = Keyring::generate().unwrap();
+    let original = protector.seal_keyring(&first).await.unwrap();
+    let second = protector.open_keyring(&original).await.unwrap();
+
+    first.rotate().unwrap();
+    let sealed = first.seal(&context(), b"after rotation").unwrap();
+    assert!(second.open(&context(), &sealed).is_err());
+
+    let rotated = protector.seal_keyring(&first).await.unwrap();
+    second
+        .reload_from(protector.open_keyring(&rotated).await.unwrap())
+        .unwrap();
+    assert_eq!(second.open(&context(), &sealed).unwrap(), b"after rotation");
+    assert_eq!(second.primary(), first.primary());
+
+    let stale = protector.open_keyring(&original).await.unwrap();
+    assert_eq!(
+        second.reload_from(stale),
+        Err(bee_crypto::KeyringError::Older)
+    );
+    assert_eq!(second.primary(), first.primary());
+}
