@@ -107,3 +107,87 @@ impl Entries {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::secret::SecretKey;
+
+    fn key(generation: u32) -> Arc<ConversationKey> {
+        Arc::new(ConversationKey::derive(
+            &SecretKey::from_bytes([1; 32]),
+            generation,
+            "c",
+        ))
+    }
+
+    fn subject(name: &str) -> SubjectId {
+        SubjectId::new(name).unwrap()
+    }
+
+    fn cache(capacity: usize) -> (Arc<ManualClock>, SubkeyCache) {
+        let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
+        let cache = SubkeyCache::new(capacity, Duration::from_secs(10), clock.clone());
+        (clock, cache)
+    }
+
+    fn len(cache: &SubkeyCache) -> usize {
+        cache.entries.read().unwrap().len
+    }
+
+    #[test]
+    fn entries_expire_at_their_time_to_live() {
+        let (clock, cache) = cache(10);
+        cache.insert(&subject("a"), "c", key(1));
+        clock.advance(Duration::from_secs(9));
+        assert!(cache.get(&subject("a"), "c").is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(
+            cache.get(&subject("a"), "c").is_none(),
+            "expiry is now >= expires_at"
+        );
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_entries_first_and_never_exceeds_its_capacity() {
+        let (clock, cache) = cache(3);
+        cache.insert(&subject("old"), "c", key(1));
+        clock.advance(Duration::from_secs(10));
+        cache.insert(&subject("a"), "c", key(1));
+        cache.insert(&subject("b"), "c", key(1));
+        cache.insert(&subject("c"), "c", key(1));
+        assert!(cache.get(&subject("old"), "c").is_none());
+        assert_eq!(len(&cache), 3);
+        for name in ["d", "e", "f", "g"] {
+            cache.insert(&subject(name), "c", key(1));
+            assert!(len(&cache) <= 3);
+            assert!(
+                cache.get(&subject(name), "c").is_some(),
+                "the newest entry stays"
+            );
+        }
+    }
+
+    #[test]
+    fn purge_drops_every_conversation_of_one_subject_only() {
+        let (_, cache) = cache(10);
+        cache.insert(&subject("a"), "c1", key(1));
+        cache.insert(&subject("a"), "c2", key(1));
+        cache.insert(&subject("b"), "c1", key(1));
+        cache.purge(&subject("a"));
+        assert!(cache.get(&subject("a"), "c1").is_none());
+        assert!(cache.get(&subject("a"), "c2").is_none());
+        assert!(cache.get(&subject("b"), "c1").is_some());
+        assert_eq!(len(&cache), 1);
+    }
+
+    #[test]
+    fn a_zero_capacity_cache_holds_nothing() {
+        let (_, cache) = cache(0);
+        cache.insert(&subject("a"), "c", key(1));
+        assert!(cache.get(&subject("a"), "c").is_none());
+    }
+}

@@ -157,6 +157,7 @@ mod params;
 mod password;
 mod secret;
 mod subject;
+mod subject_store;
 
 #[cfg(test)]
 mod kat;
@@ -172,6 +173,6 @@ pub use params::{Argon2Params, ParamsError};
 pub use password::{PasswordError, PasswordHasher};
 pub use secret::{KEY_LEN, KeyLengthError, Passphrase, Password, SecretKey};
 pub use subject::{
-    ConversationKey, MemorySubjectKeyStore, StoreError, SubjectError, SubjectId, SubjectIdError,
-    SubjectKeyRecord, SubjectKeyStore, SubjectKeys, SubjectOpenError,
+    ConversationKey, SubjectError, SubjectId, SubjectIdError, SubjectKeys, SubjectOpenError,
 };
+pub use subject_store::{MemorySubjectKeyStore, StoreError, SubjectKeyRecord, SubjectKeyStore};
