@@ -1,0 +1,355 @@
+//! The single pass over the normalised text.
+//!
+//! A table of trigger bytes (digits, `@`, `:`, `=`, `_`) and an Aho-Corasick automaton of
+//! token prefixes (`ghp_`, `AKIA`, `eyJ`, `-----BEGIN `...) find the few places where
+//! personal data can start. At each trigger a small hand-written matcher reads the bytes
+//! around it, validates what it found and moves the cursor past it, so that no byte is
+//! examined by more than a bounded number of matchers and the cost stays linear.
+//!
+//! Matchers read through [`Ctx`], which remembers whether they needed a byte past the end
+//! of the text. The streaming redactor uses that to stop before a matcher whose answer
+//! could change with more text, and to resume there when more text arrives.
+
+mod context;
+mod net;
+mod number;
+mod secret;
+
+use std::cell::Cell;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+
+use crate::kind::Kind;
+
+/// How far before a trigger a matcher may read (context words, key names, URL schemes).
+pub(crate) const LOOKBEHIND: usize = 320;
+/// How far before its trigger a candidate may start (an email's local part, a URL's
+/// user information, a key's prefix).
+pub(crate) const MAX_LEFT: usize = 160;
+
+/// A finding in the coordinates of the normalised text, before overlaps are settled.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Candidate {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) confidence: f32,
+}
+
+/// Which built-in kinds the scanner looks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Enabled([bool; 11]);
+
+impl Enabled {
+    pub(crate) fn new(kinds: &[Kind]) -> Self {
+        let mut on = [false; 11];
+        for kind in kinds {
+            if let Some(i) = kind.index() {
+                on[i] = true;
+            }
+        }
+        Enabled(on)
+    }
+
+    pub(crate) fn has(&self, kind: &Kind) -> bool {
+        kind.index().is_some_and(|i| self.0[i])
+    }
+}
+
+/// What an Aho-Corasick match of a prefix starts.
+#[derive(Debug, Clone, Copy)]
+enum Prefix {
+    GitHub,
+    GitHubPat,
+    Aws,
+    SecretUnderscore,
+    SecretDash,
+    StripeWebhook,
+    Slack,
+    Jwt,
+    Pem,
+    PasswordIs,
+}
+
+const PREFIXES: &[(&str, Prefix)] = &[
+    ("ghp_", Prefix::GitHub),
+    ("gho_", Prefix::GitHub),
+    ("ghu_", Prefix::GitHub),
+    ("ghs_", Prefix::GitHub),
+    ("ghr_", Prefix::GitHub),
+    ("github_pat_", Prefix::GitHubPat),
+    ("AKIA", Prefix::Aws),
+    ("ASIA", Prefix::Aws),
+    ("ABIA", Prefix::Aws),
+    ("ACCA", Prefix::Aws),
+    ("AGPA", Prefix::Aws),
+    ("AIDA", Prefix::Aws),
+    ("AIPA", Prefix::Aws),
+    ("ANPA", Prefix::Aws),
+    ("ANVA", Prefix::Aws),
+    ("APKA", Prefix::Aws),
+    ("AROA", Prefix::Aws),
+    ("ASCA", Prefix::Aws),
+    ("sk_", Prefix::SecretUnderscore),
+    ("rk_", Prefix::SecretUnderscore),
+    ("sk-", Prefix::SecretDash),
+    ("whsec_", Prefix::StripeWebhook),
+    ("xox", Prefix::Slack),
+    ("eyJ", Prefix::Jwt),
+    ("-----BEGIN ", Prefix::Pem),
+    ("password is ", Prefix::PasswordIs),
+    ("Password is ", Prefix::PasswordIs),
+    ("passcode is ", Prefix::PasswordIs),
+    ("passwd is ", Prefix::PasswordIs),
+    ("pwd is ", Prefix::PasswordIs),
+];
+
+/// The longest prefix pattern: a match cannot be seen closer than this to the end.
+const PREFIX_MARGIN: usize = 12;
+
+const T_DIGIT: u8 = 1;
+const T_AT: u8 = 2;
+const T_COLON: u8 = 3;
+const T_EQUALS: u8 = 4;
+const T_UNDERSCORE: u8 = 5;
+
+static TRIGGERS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = T_DIGIT;
+        d += 1;
+    }
+    t[b'@' as usize] = T_AT;
+    t[b':' as usize] = T_COLON;
+    t[b'=' as usize] = T_EQUALS;
+    t[b'_' as usize] = T_UNDERSCORE;
+    t
+};
+
+/// The compiled scanner: prefix automaton and the kinds to look for.
+#[derive(Debug, Clone)]
+pub(crate) struct Scanner {
+    prefixes: Option<AhoCorasick>,
+    enabled: Enabled,
+}
+
+/// Where a scan stopped: every trigger before `resume` has been handled.
+pub(crate) struct Stop {
+    pub(crate) resume: usize,
+}
+
+impl Scanner {
+    pub(crate) fn new(enabled: Enabled) -> Self {
+        let prefixes = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(PREFIXES.iter().map(|(p, _)| p))
+            .ok();
+        Scanner { prefixes, enabled }
+    }
+
+    /// Scans `text` from `from`, pushing candidates to `out`.
+    ///
+    /// With `last == false` the text may continue: the scan stops at the first trigger
+    /// whose matcher needed bytes past the end, or where a prefix could still be cut off,
+    /// and reports that position for the next call.
+    pub(crate) fn scan(&self, text: &[u8], from: usize, last: bool, out: &mut Vec<Candidate>) -> Stop {
+        let ctx = Ctx { text, last, touched_end: Cell::new(false), enabled: self.enabled };
+        let limit = if last { text.len() } else { text.len().saturating_sub(PREFIX_MARGIN) };
+        let mut cursor = from;
+        let mut next_prefix = self.find_prefix(text, cursor);
+        loop {
+            if next_prefix.is_some_and(|(p, _)| p < cursor) {
+                next_prefix = self.find_prefix(text, cursor);
+            }
+            let byte = next_trigger(text, cursor);
+            let (pos, what) = match (byte, next_prefix) {
+                (Some(b), Some((p, kind))) if p <= b => (p, Some(kind)),
+                (Some(b), _) => (b, None),
+                (None, Some((p, kind))) => (p, Some(kind)),
+                (None, None) => return Stop { resume: cursor.max(limit).min(text.len()) },
+            };
+            if pos >= limit {
+                return Stop { resume: cursor.max(pos.min(limit)) };
+            }
+            let mark = out.len();
+            ctx.touched_end.set(false);
+            let next = match what {
+                Some(prefix) => ctx.prefix(prefix, pos, out),
+                None => ctx.trigger(TRIGGERS[usize::from(text[pos])], pos, out),
+            };
+            if !last && ctx.touched_end.get() {
+                out.truncate(mark);
+                return Stop { resume: pos };
+            }
+            cursor = next.max(pos + 1);
+        }
+    }
+
+    fn find_prefix(&self, text: &[u8], from: usize) -> Option<(usize, Prefix)> {
+        if from >= text.len() {
+            return None;
+        }
+        // The patterns are fixed, short and few, so the automaton always builds.
+        let m = self.prefixes.as_ref()?.find(Input::new(text).span(from..text.len()))?;
+        Some((m.start(), PREFIXES[m.pattern().as_usize()].1))
+    }
+}
+
+/// The next byte at or after `from` that can start a matcher.
+fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
+    let rest = text.get(from..)?;
+    let mut chunks = rest.chunks_exact(16);
+    let mut base = from;
+    for chunk in &mut chunks {
+        // Branch-free test of a whole block first: most blocks of prose have no trigger.
+        let any = chunk.iter().fold(0u8, |acc, &b| acc | TRIGGERS[usize::from(b)]);
+        if any != 0 {
+            let i = chunk.iter().position(|&b| TRIGGERS[usize::from(b)] != 0)?;
+            return Some(base + i);
+        }
+        base += 16;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| TRIGGERS[usize::from(b)] != 0)
+        .map(|i| base + i)
+}
+
+/// What matchers see: the text, and a flag set when they read past its end.
+pub(crate) struct Ctx<'t> {
+    pub(crate) text: &'t [u8],
+    last: bool,
+    touched_end: Cell<bool>,
+    pub(crate) enabled: Enabled,
+}
+
+impl Ctx<'_> {
+    fn trigger(&self, trigger: u8, pos: usize, out: &mut Vec<Candidate>) -> usize {
+        match trigger {
+            T_DIGIT => number::at_digit(self, pos, out),
+            T_AT => net::at_sign(self, pos, out),
+            T_COLON => {
+                let next = secret::assignment(self, pos, out);
+                next.max(net::at_colon(self, pos, out))
+            }
+            T_EQUALS => secret::assignment(self, pos, out),
+            T_UNDERSCORE => secret::workspace_key(self, pos, out),
+            _ => pos + 1,
+        }
+    }
+
+    fn prefix(&self, prefix: Prefix, pos: usize, out: &mut Vec<Candidate>) -> usize {
+        match prefix {
+            Prefix::GitHub => secret::github(self, pos, out),
+            Prefix::GitHubPat => secret::github_pat(self, pos, out),
+            Prefix::Aws => secret::aws(self, pos, out),
+            Prefix::SecretUnderscore => secret::sk_underscore(self, pos, out),
+            Prefix::SecretDash => secret::sk_dash(self, pos, out),
+            Prefix::StripeWebhook => secret::stripe_webhook(self, pos, out),
+            Prefix::Slack => secret::slack(self, pos, out),
+            Prefix::Jwt => secret::jwt(self, pos, out),
+            Prefix::Pem => secret::pem(self, pos, out),
+            Prefix::PasswordIs => secret::password_is(self, pos, out),
+        }
+    }
+
+    /// The byte at `i`, or 0 past the end (noting that more text could change things).
+    pub(crate) fn byte(&self, i: usize) -> u8 {
+        match self.text.get(i) {
+            Some(&b) => b,
+            None => {
+                self.touched_end.set(true);
+                0
+            }
+        }
+    }
+
+    /// The byte `back` positions before `i`, or 0 before the start.
+    pub(crate) fn before(&self, i: usize, back: usize) -> u8 {
+        i.checked_sub(back).and_then(|j| self.text.get(j)).copied().unwrap_or(0)
+    }
+
+    /// Counts bytes from `i` that satisfy `pred`, at most `max`.
+    pub(crate) fn run(&self, i: usize, max: usize, pred: impl Fn(u8) -> bool) -> usize {
+        let mut n = 0;
+        while n < max {
+            let b = self.byte(i + n);
+            if b == 0 || !pred(b) {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Counts bytes before `i` that satisfy `pred`, at most `max`.
+    pub(crate) fn run_back(&self, i: usize, max: usize, pred: impl Fn(u8) -> bool) -> usize {
+        let mut n = 0;
+        while n < max && n < i && pred(self.text[i - n - 1]) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Whether the text ends at `i` and more of it may still come.
+    pub(crate) fn is_last(&self) -> bool {
+        self.last
+    }
+
+    pub(crate) fn on(&self, kind: &Kind) -> bool {
+        self.enabled.has(kind)
+    }
+
+    pub(crate) fn push(&self, out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, confidence: f32) {
+        if self.on(&kind) && end > start {
+            out.push(Candidate { kind, start, end, confidence: confidence.clamp(0.0, 1.0) });
+        }
+    }
+}
+
+/// Settles overlaps: one detection per region, the higher-ranked kind winning, then the
+/// more confident, then the longer.
+pub(crate) fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+    sort_candidates(&mut cands);
+    let mut kept: Vec<Candidate> = Vec::with_capacity(cands.len());
+    for c in cands {
+        match kept.last_mut() {
+            Some(last) if c.start < last.end => {
+                if beats(&c, last) {
+                    *last = c;
+                }
+            }
+            _ => kept.push(c),
+        }
+    }
+    kept
+}
+
+pub(crate) fn sort_candidates(cands: &mut [Candidate]) {
+    cands.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(b.kind.rank().cmp(&a.kind.rank()))
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(a.kind.cmp(&b.kind))
+    });
+}
+
+fn beats(a: &Candidate, b: &Candidate) -> bool {
+    let key = |c: &Candidate| (c.kind.rank(), c.confidence, c.end - c.start);
+    let (ka, kb) = (key(a), key(b));
+    (ka.0, ka.1) > (kb.0, kb.1) || ((ka.0, ka.1) == (kb.0, kb.1) && ka.2 > kb.2)
+}
+
+#[inline]
+pub(crate) fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
