@@ -5,10 +5,12 @@ mod error;
 mod kind;
 mod normalize;
 mod profile;
+mod redact;
 mod scan;
 pub mod validate;
 
 pub use detector::Detector;
 pub use error::ProfileError;
 pub use kind::{Detection, Kind};
+pub use redact::{HashKey, Operator, RedactionPolicy, Redaction, Redactor};
 pub use profile::{DenyTerm, Profile, Recognizer, Validator};

@@ -108,16 +108,22 @@ fn label_in(ctx: &Ctx<'_>, pos: usize, labels: &[&str]) -> bool {
 }
 
 fn contains_word(hay: &[u8], words: &[&str]) -> bool {
-    words.iter().any(|w| find_word(hay, w.as_bytes()))
+    // Visit each word start once and compare only the listed words that fit there.
+    let mut prev_alpha = false;
+    for (i, &b) in hay.iter().enumerate() {
+        let alpha = b.is_ascii_alphabetic();
+        if alpha && !prev_alpha && words.iter().any(|w| word_at(hay, i, w.as_bytes())) {
+            return true;
+        }
+        prev_alpha = alpha;
+    }
+    false
 }
 
-fn find_word(hay: &[u8], word: &[u8]) -> bool {
-    if word.is_empty() || hay.len() < word.len() {
+fn word_at(hay: &[u8], i: usize, word: &[u8]) -> bool {
+    let Some(part) = hay.get(i..i + word.len()) else {
         return false;
-    }
-    (0..=hay.len() - word.len()).any(|i| {
-        (i == 0 || !hay[i - 1].is_ascii_alphabetic())
-            && hay[i..i + word.len()].eq_ignore_ascii_case(word)
-            && hay.get(i + word.len()).is_none_or(|b| !b.is_ascii_alphabetic() || word.len() > 3)
-    })
+    };
+    part.eq_ignore_ascii_case(word)
+        && hay.get(i + word.len()).is_none_or(|b| !b.is_ascii_alphabetic() || word.len() > 3)
 }

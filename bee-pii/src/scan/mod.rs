@@ -97,12 +97,10 @@ const PREFIXES: &[(&str, Prefix)] = &[
     ("xox", Prefix::Slack),
     ("eyJ", Prefix::Jwt),
     ("-----BEGIN ", Prefix::Pem),
-    ("password is ", Prefix::PasswordIs),
-    ("Password is ", Prefix::PasswordIs),
-    ("passcode is ", Prefix::PasswordIs),
-    ("passwd is ", Prefix::PasswordIs),
-    ("pwd is ", Prefix::PasswordIs),
 ];
+
+/// `password is `, found from its middle so that case does not matter for the `P`.
+const PHRASE: &[u8] = b"ssword is ";
 
 /// The longest prefix pattern: a match cannot be seen closer than this to the end.
 const PREFIX_MARGIN: usize = 12;
@@ -131,6 +129,9 @@ static TRIGGERS: [u8; 256] = {
 #[derive(Debug, Clone)]
 pub(crate) struct Scanner {
     prefixes: Option<AhoCorasick>,
+    // `password is ...` in prose. Kept out of the automaton, whose prefilter slows down
+    // several times over on prose when patterns start with common letters.
+    phrase: memchr::memmem::Finder<'static>,
     enabled: Enabled,
 }
 
@@ -145,7 +146,8 @@ impl Scanner {
             .match_kind(MatchKind::LeftmostFirst)
             .build(PREFIXES.iter().map(|(p, _)| p))
             .ok();
-        Scanner { prefixes, enabled }
+        let phrase = memchr::memmem::Finder::new(PHRASE).into_owned();
+        Scanner { prefixes, phrase, enabled }
     }
 
     /// Scans `text` from `from`, pushing candidates to `out`.
@@ -158,12 +160,21 @@ impl Scanner {
         let limit = if last { text.len() } else { text.len().saturating_sub(PREFIX_MARGIN) };
         let mut cursor = from;
         let mut next_prefix = self.find_prefix(text, cursor);
+        let mut next_phrase = self.find_phrase(text, cursor);
         loop {
             if next_prefix.is_some_and(|(p, _)| p < cursor) {
                 next_prefix = self.find_prefix(text, cursor);
             }
+            if next_phrase.is_some_and(|p| p < cursor) {
+                next_phrase = self.find_phrase(text, cursor);
+            }
             let byte = next_trigger(text, cursor);
-            let (pos, what) = match (byte, next_prefix) {
+            let prefix = match (next_prefix, next_phrase) {
+                (Some((a, k)), Some(b)) if a <= b => Some((a, k)),
+                (_, Some(b)) => Some((b, Prefix::PasswordIs)),
+                (a, None) => a,
+            };
+            let (pos, what) = match (byte, prefix) {
                 (Some(b), Some((p, kind))) if p <= b => (p, Some(kind)),
                 (Some(b), _) => (b, None),
                 (None, Some((p, kind))) => (p, Some(kind)),
@@ -186,6 +197,11 @@ impl Scanner {
         }
     }
 
+    fn find_phrase(&self, text: &[u8], from: usize) -> Option<usize> {
+        let rest = text.get(from..)?;
+        self.phrase.find(rest).map(|i| from + i)
+    }
+
     fn find_prefix(&self, text: &[u8], from: usize) -> Option<(usize, Prefix)> {
         if from >= text.len() {
             return None;
@@ -199,22 +215,43 @@ impl Scanner {
 /// The next byte at or after `from` that can start a matcher.
 fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
     let rest = text.get(from..)?;
-    let mut chunks = rest.chunks_exact(16);
+    let mut words = rest.chunks_exact(8);
     let mut base = from;
-    for chunk in &mut chunks {
-        // Branch-free test of a whole block first: most blocks of prose have no trigger.
-        let any = chunk.iter().fold(0u8, |acc, &b| acc | TRIGGERS[usize::from(b)]);
-        if any != 0 {
-            let i = chunk.iter().position(|&b| TRIGGERS[usize::from(b)] != 0)?;
-            return Some(base + i);
+    for word in &mut words {
+        // Eight bytes at a time (SWAR): most words of prose hold no trigger at all.
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        if may_trigger(u64::from_le_bytes(bytes)) {
+            if let Some(i) = word.iter().position(|&b| TRIGGERS[usize::from(b)] != 0) {
+                return Some(base + i);
+            }
         }
-        base += 16;
+        base += 8;
     }
-    chunks
+    words
         .remainder()
         .iter()
         .position(|&b| TRIGGERS[usize::from(b)] != 0)
         .map(|i| base + i)
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a word of eight bytes may hold a trigger: a byte in `0x30..=0x3D` (digits, `:`,
+/// `=` and two neighbours), `@` or `_`. Exact for ASCII; non-ASCII bytes never trigger.
+#[inline(always)]
+fn may_trigger(x: u64) -> bool {
+    let low7 = x & (LOW * 127);
+    let above = low7.wrapping_add(LOW * (127 - 0x2F));
+    let below = (LOW * (127 + 0x3E)).wrapping_sub(low7);
+    let range = above & below & !x & HIGH;
+    range | has_zero(x ^ (LOW * 0x40)) | has_zero(x ^ (LOW * 0x5F)) != 0
+}
+
+#[inline(always)]
+fn has_zero(v: u64) -> u64 {
+    v.wrapping_sub(LOW) & !v & HIGH
 }
 
 /// What matchers see: the text, and a flag set when they read past its end.
@@ -342,6 +379,31 @@ fn beats(a: &Candidate, b: &Candidate) -> bool {
     let key = |c: &Candidate| (c.kind.rank(), c.confidence, c.end - c.start);
     let (ka, kb) = (key(a), key(b));
     (ka.0, ka.1) > (kb.0, kb.1) || ((ka.0, ka.1) == (kb.0, kb.1) && ka.2 > kb.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_test_finds_every_trigger_byte() {
+        for b in 0u8..=255 {
+            let word = u64::from_le_bytes([b' ', b' ', b' ', b, b' ', b' ', b' ', b' ']);
+            if TRIGGERS[usize::from(b)] != 0 {
+                assert!(may_trigger(word), "byte {b:#x}");
+            }
+        }
+        assert!(!may_trigger(u64::from_le_bytes(*b"abc,. ?!")));
+    }
+
+    #[test]
+    fn next_trigger_matches_a_plain_search() {
+        let text = b"plain words, then a digit 7 and more words after it: done";
+        for from in 0..text.len() {
+            let want = text[from..].iter().position(|&b| TRIGGERS[usize::from(b)] != 0).map(|i| from + i);
+            assert_eq!(next_trigger(text, from), want);
+        }
+    }
 }
 
 #[inline]

@@ -271,12 +271,12 @@ pub(crate) fn assignment(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> u
 
 /// `password is ...` in prose.
 pub(crate) fn password_is(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
-    if is_word(ctx.before(p, 1)) || !ctx.on(&Kind::Password) {
+    // `p` is at "ssword is "; the word must be "password" on its own.
+    let pa = [ctx.before(p, 2).to_ascii_lowercase(), ctx.before(p, 1).to_ascii_lowercase()];
+    if pa != *b"pa" || is_word(ctx.before(p, 3)) || !ctx.on(&Kind::Password) {
         return p + 1;
     }
-    let at = p + ctx.run(p, 16, |b| b != b' ') + 1;
-    let at = at + ctx.run(at, 16, |b| b != b' ');
-    password_value(ctx, at, 0.7, out)
+    password_value(ctx, p + 10, 0.7, out)
 }
 
 fn name_before(ctx: &Ctx<'_>, p: usize) -> Option<Name> {
