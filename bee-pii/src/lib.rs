@@ -7,6 +7,8 @@ mod normalize;
 mod profile;
 mod redact;
 mod scan;
+mod stream;
+mod vault;
 pub mod validate;
 
 pub use detector::Detector;
@@ -14,3 +16,5 @@ pub use error::ProfileError;
 pub use kind::{Detection, Kind};
 pub use redact::{HashKey, Operator, RedactionPolicy, Redaction, Redactor};
 pub use profile::{DenyTerm, Profile, Recognizer, Validator};
+pub use stream::StreamRedactor;
+pub use vault::{DEFAULT_VAULT_LIMIT, Vault};

@@ -103,6 +103,20 @@ pub(crate) fn last_group_start(text: &str) -> usize {
 fn normalise(text: &str) -> (String, OffsetMap) {
     let mut out = String::with_capacity(text.len());
     let mut map = OffsetMap { starts: Vec::with_capacity(text.len()), ends: Vec::new() };
+    normalise_into(text, 0, &mut out, &mut map.starts, &mut map.ends);
+    (out, map)
+}
+
+/// Appends the normal form of `text` to `out`, and for each byte written the original
+/// range (offset by `base`) of the group it came from. `text` must start and end on group
+/// boundaries for the result to equal a slice of the whole text's view.
+pub(crate) fn normalise_into(
+    text: &str,
+    base: usize,
+    out: &mut String,
+    starts: &mut Vec<usize>,
+    ends: &mut Vec<usize>,
+) {
     let mut iter = text.char_indices().peekable();
     while let Some((start, c)) = iter.next() {
         let mut end = start + c.len_utf8();
@@ -113,14 +127,10 @@ fn normalise(text: &str) -> (String, OffsetMap) {
             end = i + next.len_utf8();
             iter.next();
         }
-        let before = out.len();
-        push_group(&mut out, &text[start..end], c);
-        let after = out.len();
-        map.starts.resize(after, start);
-        map.ends.resize(after, end);
-        debug_assert!(after >= before);
+        push_group(out, &text[start..end], c);
+        starts.resize(out.len(), base + start);
+        ends.resize(out.len(), base + end);
     }
-    (out, map)
 }
 
 fn push_group(out: &mut String, group: &str, first: char) {
