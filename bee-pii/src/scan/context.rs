@@ -51,6 +51,10 @@ pub(crate) fn near(
     if contains_word(&ctx.text[from..pos], words) {
         return true;
     }
+    if end + after > ctx.text.len() {
+        // The words after may not have arrived yet: say so to the streaming scanner.
+        ctx.byte(ctx.text.len());
+    }
     let stop = (end + after).min(ctx.text.len());
     end < stop && contains_word(&ctx.text[end..stop], words)
 }
