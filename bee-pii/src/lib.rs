@@ -3,6 +3,7 @@
 mod detector;
 mod error;
 mod kind;
+mod message;
 mod normalize;
 mod profile;
 mod redact;
@@ -18,3 +19,4 @@ pub use redact::{HashKey, Operator, RedactionPolicy, Redaction, Redactor};
 pub use profile::{DenyTerm, Profile, Recognizer, Validator};
 pub use stream::StreamRedactor;
 pub use vault::{DEFAULT_VAULT_LIMIT, Vault};
+pub use message::{CheckedMessage, Markup, MarkupAction, MessageError, MessagePolicy, escape_html, estimate_tokens};
