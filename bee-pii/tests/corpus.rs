@@ -15,6 +15,9 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Case {
     id: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: String,
     text: String,
     #[serde(default)]
     expect: Vec<Expect>,
@@ -80,5 +83,11 @@ fn run(data: &str, profile: &str) -> Vec<String> {
 #[test]
 fn shared_corpus_is_fully_found_with_no_false_alarm() {
     let failures = run(include_str!("data/cases.jsonl"), "moderate");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn own_trap_cases_are_found_with_no_false_alarm() {
+    let failures = run(include_str!("data/extra.jsonl"), "moderate");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -134,6 +134,11 @@ fn parse(ctx: &Ctx<'_>, p: usize) -> Token {
     let mut total = 0;
     loop {
         let len = ctx.run(i, MAX_DIGITS + 1, |b| b.is_ascii_digit());
+        if tok.n > 0 && total + len > MAX_DIGITS {
+            // Too many digits for one number: end before this group, at its separator.
+            i = tok.groups[tok.n - 1].1;
+            break;
+        }
         tok.groups[tok.n] = (i, i + len);
         tok.n += 1;
         i += len;
