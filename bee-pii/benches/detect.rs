@@ -1,7 +1,7 @@
 //! Detect + redact throughput (moderate profile) beside a single simple regex scan over
 //! the same text, in the same criterion group.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
 use std::hint::black_box;
 
@@ -9,11 +9,57 @@ use bee_pii::{Detector, Redactor};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const WORDS: &[&str] = &[
-    "the", "assistant", "answers", "questions", "about", "our", "opening", "hours", "and", "your",
-    "booking", "please", "could", "you", "tell", "me", "whether", "refund", "policy", "covers",
-    "cancelled", "appointments", "thanks", "a", "lot", "for", "help", "with", "this", "issue",
-    "I", "would", "like", "to", "know", "when", "delivery", "arrives", "at", "my", "home",
-    "clinic", "doctor", "insurance", "form", "login", "page", "shows", "an", "error", "again",
+    "the",
+    "assistant",
+    "answers",
+    "questions",
+    "about",
+    "our",
+    "opening",
+    "hours",
+    "and",
+    "your",
+    "booking",
+    "please",
+    "could",
+    "you",
+    "tell",
+    "me",
+    "whether",
+    "refund",
+    "policy",
+    "covers",
+    "cancelled",
+    "appointments",
+    "thanks",
+    "a",
+    "lot",
+    "for",
+    "help",
+    "with",
+    "this",
+    "issue",
+    "I",
+    "would",
+    "like",
+    "to",
+    "know",
+    "when",
+    "delivery",
+    "arrives",
+    "at",
+    "my",
+    "home",
+    "clinic",
+    "doctor",
+    "insurance",
+    "form",
+    "login",
+    "page",
+    "shows",
+    "an",
+    "error",
+    "again",
 ];
 
 const ITEMS: &[&str] = &[

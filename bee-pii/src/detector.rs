@@ -65,8 +65,11 @@ impl Detector {
         let deny = if profile.deny.is_empty() {
             None
         } else {
-            let values: Vec<String> =
-                profile.deny.iter().map(|d| View::new(&d.value).as_str().to_owned()).collect();
+            let values: Vec<String> = profile
+                .deny
+                .iter()
+                .map(|d| View::new(&d.value).as_str().to_owned())
+                .collect();
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
@@ -76,8 +79,14 @@ impl Detector {
         };
         let mut recognizers = Vec::with_capacity(profile.recognizers.len());
         for (index, r) in profile.recognizers.iter().enumerate() {
-            let regex = profile::compile(&r.pattern).map_err(|source| ProfileError::Pattern { index, source })?;
-            recognizers.push(Compiled { regex, kind: r.kind.clone(), validator: r.validator, score: r.score });
+            let regex = profile::compile(&r.pattern)
+                .map_err(|source| ProfileError::Pattern { index, source })?;
+            recognizers.push(Compiled {
+                regex,
+                kind: r.kind.clone(),
+                validator: r.validator,
+                score: r.score,
+            });
         }
         let margin = profile
             .recognizers
@@ -89,12 +98,18 @@ impl Detector {
         let inner = Inner {
             profile: profile.clone(),
             scanner: Scanner::new(Enabled::new(&profile.kinds)),
-            allow: profile.allow.iter().map(|a| View::new(a).as_str().to_owned()).collect(),
+            allow: profile
+                .allow
+                .iter()
+                .map(|a| View::new(a).as_str().to_owned())
+                .collect(),
             deny,
             recognizers,
             margin,
         };
-        Ok(Detector { inner: Arc::new(inner) })
+        Ok(Detector {
+            inner: Arc::new(inner),
+        })
     }
 
     /// A detector for a preset by name (`moderate`, `strict`, ...).
@@ -118,7 +133,12 @@ impl Detector {
         let view = View::new(text);
         self.find(&view)
             .into_iter()
-            .map(|f| Detection { kind: f.kind, start: f.orig.0, end: f.orig.1, confidence: f.confidence })
+            .map(|f| Detection {
+                kind: f.kind,
+                start: f.orig.0,
+                end: f.orig.1,
+                confidence: f.confidence,
+            })
             .collect()
     }
 
@@ -137,13 +157,17 @@ impl Detector {
             recognizers: Vec::new(),
             margin: 0,
         };
-        Detector { inner: Arc::new(inner) }
+        Detector {
+            inner: Arc::new(inner),
+        }
     }
 
     pub(crate) fn find(&self, view: &View<'_>) -> Vec<Found> {
         let text = view.as_str();
         let mut cands = Vec::new();
-        self.inner.scanner.scan(text.as_bytes(), 0, true, &mut cands);
+        self.inner
+            .scanner
+            .scan(text.as_bytes(), 0, true, &mut cands);
         self.extra(text, 0, true, &mut cands);
         self.settle(text, cands)
             .into_iter()
@@ -152,18 +176,37 @@ impl Detector {
     }
 
     /// Runs the pattern scanner from `from`; see [`Scanner::scan`].
-    pub(crate) fn scan(&self, text: &str, from: usize, last: bool, out: &mut Vec<Candidate>) -> usize {
-        self.inner.scanner.scan(text.as_bytes(), from, last, out).resume
+    pub(crate) fn scan(
+        &self,
+        text: &str,
+        from: usize,
+        last: bool,
+        out: &mut Vec<Candidate>,
+    ) -> usize {
+        self.inner
+            .scanner
+            .scan(text.as_bytes(), from, last, out)
+            .resume
     }
 
     /// Runs the deny list and custom recognizers from `from`. Matches that could still
     /// grow with more text are left for the next call; returns where that call starts.
-    pub(crate) fn extra(&self, text: &str, from: usize, last: bool, out: &mut Vec<Candidate>) -> usize {
+    pub(crate) fn extra(
+        &self,
+        text: &str,
+        from: usize,
+        last: bool,
+        out: &mut Vec<Candidate>,
+    ) -> usize {
         let inner = &self.inner;
         if inner.deny.is_none() && inner.recognizers.is_empty() {
             return text.len();
         }
-        let limit = if last { text.len() } else { floor_boundary(text, text.len().saturating_sub(inner.margin)) };
+        let limit = if last {
+            text.len()
+        } else {
+            floor_boundary(text, text.len().saturating_sub(inner.margin))
+        };
         let mut resume = limit;
         let from = floor_boundary(text, from);
         if let Some((ac, kinds)) = &inner.deny {
@@ -175,7 +218,12 @@ impl Detector {
                     }
                     continue;
                 }
-                out.push(Candidate { kind: kinds[m.pattern().as_usize()].clone(), start: s, end: e, confidence: 1.0 });
+                out.push(Candidate {
+                    kind: kinds[m.pattern().as_usize()].clone(),
+                    start: s,
+                    end: e,
+                    confidence: 1.0,
+                });
             }
         }
         for r in &inner.recognizers {
@@ -186,9 +234,18 @@ impl Detector {
                     break;
                 }
                 if !m.is_empty() && passes(r.validator, m.as_str()) {
-                    out.push(Candidate { kind: r.kind.clone(), start: m.start(), end: m.end(), confidence: r.score });
+                    out.push(Candidate {
+                        kind: r.kind.clone(),
+                        start: m.start(),
+                        end: m.end(),
+                        confidence: r.score,
+                    });
                 }
-                at = if m.is_empty() { next_boundary(text, m.end()) } else { m.end() };
+                at = if m.is_empty() {
+                    next_boundary(text, m.end())
+                } else {
+                    m.end()
+                };
                 if at > text.len() {
                     break;
                 }
@@ -210,17 +267,17 @@ impl Detector {
         });
         scan::resolve(cands)
     }
-
-    /// Extra bytes the streaming redactor must hold back for deny terms and recognizers.
-    pub(crate) fn margin(&self) -> usize {
-        self.inner.margin
-    }
 }
 
 impl Found {
     pub(crate) fn new(c: Candidate, view: &View<'_>) -> Self {
         let orig = view.original_span(c.start, c.end);
-        Found { kind: c.kind, norm: (c.start, c.end), orig, confidence: c.confidence }
+        Found {
+            kind: c.kind,
+            norm: (c.start, c.end),
+            orig,
+            confidence: c.confidence,
+        }
     }
 }
 
@@ -244,7 +301,8 @@ fn word_bounded(text: &[u8], s: usize, e: usize) -> bool {
     let inner_word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     let first = text.get(s).copied();
     let last = e.checked_sub(1).map(|i| text[i]);
-    !(inner_word(before) && inner_word(first)) && !(inner_word(after) && inner_word(last))
+    let cuts_word = |outside: Option<u8>, edge: Option<u8>| inner_word(outside) && inner_word(edge);
+    !cuts_word(before, first) && !cuts_word(after, last)
 }
 
 pub(crate) fn floor_boundary(text: &str, mut i: usize) -> usize {

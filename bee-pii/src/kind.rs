@@ -121,7 +121,8 @@ impl FromStr for Kind {
         }
         let valid = !s.is_empty()
             && s.len() <= 40
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             && s.as_bytes()[0].is_ascii_lowercase();
         if valid {
             Ok(Kind::Custom(Arc::from(s)))

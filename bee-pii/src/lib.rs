@@ -9,14 +9,16 @@ mod profile;
 mod redact;
 mod scan;
 mod stream;
-mod vault;
 pub mod validate;
+mod vault;
 
 pub use detector::Detector;
 pub use error::ProfileError;
 pub use kind::{Detection, Kind};
-pub use redact::{HashKey, Operator, RedactionPolicy, Redaction, Redactor};
+pub use message::{
+    CheckedMessage, Markup, MarkupAction, MessageError, MessagePolicy, escape_html, estimate_tokens,
+};
 pub use profile::{DenyTerm, Profile, Recognizer, Validator};
+pub use redact::{HashKey, Operator, Redaction, RedactionPolicy, Redactor};
 pub use stream::StreamRedactor;
 pub use vault::{DEFAULT_VAULT_LIMIT, Vault};
-pub use message::{CheckedMessage, Markup, MarkupAction, MessageError, MessagePolicy, escape_html, estimate_tokens};

@@ -157,7 +157,10 @@ impl MessagePolicy {
         // otherwise cost time and memory in proportion to an attacker's input.
         let rough = input.len() / 4;
         if rough > self.max_chars.get() * 4 {
-            return Err(MessageError::TooManyChars { limit: self.max_chars.get(), actual: input.chars().count() });
+            return Err(MessageError::TooManyChars {
+                limit: self.max_chars.get(),
+                actual: input.chars().count(),
+            });
         }
         let (text, invisible, controls) = normalise(input);
         if text.trim().is_empty() {
@@ -165,11 +168,17 @@ impl MessagePolicy {
         }
         let chars = text.chars().count();
         if chars > self.max_chars.get() {
-            return Err(MessageError::TooManyChars { limit: self.max_chars.get(), actual: chars });
+            return Err(MessageError::TooManyChars {
+                limit: self.max_chars.get(),
+                actual: chars,
+            });
         }
         let tokens = estimate_tokens(&text);
         if tokens > self.max_tokens.get() {
-            return Err(MessageError::TooManyTokens { limit: self.max_tokens.get(), estimate: tokens });
+            return Err(MessageError::TooManyTokens {
+                limit: self.max_tokens.get(),
+                estimate: tokens,
+            });
         }
         if self.reject_invisible && invisible > 0 {
             return Err(MessageError::Invisible(invisible));
@@ -178,7 +187,14 @@ impl MessagePolicy {
         if let (MarkupAction::Reject, Some(&first)) = (self.markup, markup.first()) {
             return Err(MessageError::Markup(first));
         }
-        Ok(CheckedMessage { text, chars, tokens, invisible, controls, markup })
+        Ok(CheckedMessage {
+            text,
+            chars,
+            tokens,
+            invisible,
+            controls,
+            markup,
+        })
     }
 }
 
@@ -257,14 +273,14 @@ fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if c == '&' {
-            if let Some((decoded, used)) = reference(rest) {
-                if !matches!(decoded, '\t' | '\n' | '\r') {
-                    out.extend(decoded.to_lowercase());
-                }
-                rest = &rest[used..];
-                continue;
+        if c == '&'
+            && let Some((decoded, used)) = reference(rest)
+        {
+            if !matches!(decoded, '\t' | '\n' | '\r') {
+                out.extend(decoded.to_lowercase());
             }
+            rest = &rest[used..];
+            continue;
         }
         if !matches!(c, '\t' | '\n' | '\r') {
             out.extend(c.to_lowercase());
@@ -302,13 +318,20 @@ fn event_handler(folded: &str) -> bool {
     let bytes = folded.as_bytes();
     for open in memchr::memchr_iter(b'<', bytes) {
         let tag = &bytes[open..];
-        let close = tag.iter().take(4096).position(|&b| b == b'>').unwrap_or(tag.len().min(4096));
+        let close = tag
+            .iter()
+            .take(4096)
+            .position(|&b| b == b'>')
+            .unwrap_or(tag.len().min(4096));
         let inside = &tag[..close];
         let mut i = 1;
         while i + 2 < inside.len() {
             let sep = matches!(inside[i - 1], b' ' | b'/' | b'"' | b'\'' | b'\x0c');
             if sep && inside[i] == b'o' && inside[i + 1] == b'n' {
-                let name = inside[i + 2..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+                let name = inside[i + 2..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count();
                 let after = &inside[i + 2 + name..];
                 let eq = after.iter().find(|&&b| b != b' ');
                 if name > 0 && eq == Some(&b'=') {
@@ -334,15 +357,23 @@ mod tests {
 
     #[test]
     fn limits_name_their_rule() {
-        let p = MessagePolicy { max_chars: NonZeroUsize::new(5).unwrap(), ..MessagePolicy::default() };
+        let p = MessagePolicy {
+            max_chars: NonZeroUsize::new(5).unwrap(),
+            ..MessagePolicy::default()
+        };
         assert_eq!(p.check("abcdef").unwrap_err().rule(), "max_chars");
-        let p = MessagePolicy { max_tokens: NonZeroUsize::new(2).unwrap(), ..MessagePolicy::default() };
+        let p = MessagePolicy {
+            max_tokens: NonZeroUsize::new(2).unwrap(),
+            ..MessagePolicy::default()
+        };
         assert_eq!(p.check("one two three").unwrap_err().rule(), "max_tokens");
     }
 
     #[test]
     fn text_is_normalised_and_cleaned_before_checks() {
-        let m = MessagePolicy::default().check("ｈｅｌｌｏ\u{0}\u{200B} there\n").unwrap();
+        let m = MessagePolicy::default()
+            .check("ｈｅｌｌｏ\u{0}\u{200B} there\n")
+            .unwrap();
         assert_eq!(m.text, "hello there\n");
         assert_eq!((m.invisible, m.controls), (1, 1));
     }
@@ -352,7 +383,10 @@ mod tests {
         let pass = MessagePolicy::default();
         let m = pass.check("see <img src=x onerror=alert(1)>").unwrap();
         assert_eq!(m.markup, vec![Markup::EventHandler]);
-        let reject = MessagePolicy { markup: MarkupAction::Reject, ..MessagePolicy::default() };
+        let reject = MessagePolicy {
+            markup: MarkupAction::Reject,
+            ..MessagePolicy::default()
+        };
         for evil in [
             "<SCRIPT>alert(1)</script>",
             "<a href=\"java\tscript:alert(1)\">x</a>",
@@ -363,17 +397,27 @@ mod tests {
         ] {
             assert_eq!(reject.check(evil).unwrap_err().rule(), "markup", "{evil}");
         }
-        assert!(reject.check("I like JavaScript and the word online = fine").is_ok());
+        assert!(
+            reject
+                .check("I like JavaScript and the word online = fine")
+                .is_ok()
+        );
     }
 
     #[test]
     fn invisible_characters_can_be_rejected() {
-        let p = MessagePolicy { reject_invisible: true, ..MessagePolicy::default() };
+        let p = MessagePolicy {
+            reject_invisible: true,
+            ..MessagePolicy::default()
+        };
         assert_eq!(p.check("a\u{200B}b").unwrap_err().rule(), "invisible");
     }
 
     #[test]
     fn escape_html_escapes_the_five_characters() {
-        assert_eq!(escape_html("<a href='x'>&\"</a>"), "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            escape_html("<a href='x'>&\"</a>"),
+            "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;&lt;/a&gt;"
+        );
     }
 }

@@ -36,23 +36,23 @@ impl<'a> View<'a> {
     /// Builds the view of `text`, borrowing it when it needs no change.
     pub(crate) fn new(text: &'a str) -> Self {
         if is_clean(text.as_bytes()) {
-            return View { text: Cow::Borrowed(text), map: None, original_len: text.len() };
+            return View {
+                text: Cow::Borrowed(text),
+                map: None,
+                original_len: text.len(),
+            };
         }
         let (normal, map) = normalise(text);
-        View { text: Cow::Owned(normal), map: Some(map), original_len: text.len() }
+        View {
+            text: Cow::Owned(normal),
+            map: Some(map),
+            original_len: text.len(),
+        }
     }
 
     /// The normalised text.
     pub(crate) fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// Maps a byte position of the view to the original, rounding to the group start.
-    pub(crate) fn original_start(&self, pos: usize) -> usize {
-        match &self.map {
-            None => pos,
-            Some(map) => map.starts.get(pos).copied().unwrap_or(self.original_len),
-        }
     }
 
     /// Maps a span of the view to the span of the original text it came from.
@@ -102,7 +102,10 @@ pub(crate) fn last_group_start(text: &str) -> usize {
 
 fn normalise(text: &str) -> (String, OffsetMap) {
     let mut out = String::with_capacity(text.len());
-    let mut map = OffsetMap { starts: Vec::with_capacity(text.len()), ends: Vec::new() };
+    let mut map = OffsetMap {
+        starts: Vec::with_capacity(text.len()),
+        ends: Vec::new(),
+    };
     normalise_into(text, 0, &mut out, &mut map.starts, &mut map.ends);
     (out, map)
 }
@@ -191,20 +194,22 @@ pub(crate) fn is_invisible(c: char) -> bool {
 }
 
 fn is_dash(c: char) -> bool {
-    matches!(c, '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}')
+    matches!(
+        c,
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}'
+    )
 }
 
 /// The value of a decimal digit from a script other than ASCII, for the scripts whose
 /// digits NFKC leaves alone (Arabic-Indic, Devanagari, Thai and the rest).
 pub(crate) fn decimal_digit(c: char) -> Option<u8> {
     const ZEROS: &[u32] = &[
-        0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66,
-        0x0CE6, 0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810,
-        0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0,
-        0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066,
-        0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730,
-        0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50, 0x1E140,
-        0x1E2F0, 0x1E950, 0x1FBF0,
+        0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
+        0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0,
+        0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0,
+        0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0,
+        0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0,
+        0x16A60, 0x16AC0, 0x16B50, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
     ];
     let cp = u32::from(c);
     if cp < 0x0660 {

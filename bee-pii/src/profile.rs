@@ -123,13 +123,21 @@ impl Profile {
     #[must_use]
     pub fn minimal() -> Self {
         use Kind::*;
-        Profile::with_kinds("minimal", vec![ApiKey, Password, UrlCredentials, CreditCard, Ssn], 0.5)
+        Profile::with_kinds(
+            "minimal",
+            vec![ApiKey, Password, UrlCredentials, CreditCard, Ssn],
+            0.5,
+        )
     }
 
     /// Every built-in kind except dates of birth; weak kinds need context words.
     #[must_use]
     pub fn moderate() -> Self {
-        let kinds = Kind::BUILT_IN.iter().filter(|k| **k != Kind::DateOfBirth).cloned().collect();
+        let kinds = Kind::BUILT_IN
+            .iter()
+            .filter(|k| **k != Kind::DateOfBirth)
+            .cloned()
+            .collect();
         Profile::with_kinds("moderate", kinds, 0.5)
     }
 
@@ -143,7 +151,11 @@ impl Profile {
     #[must_use]
     pub fn pci() -> Self {
         use Kind::*;
-        Profile::with_kinds("pci", vec![CreditCard, ApiKey, Password, UrlCredentials], 0.5)
+        Profile::with_kinds(
+            "pci",
+            vec![CreditCard, ApiKey, Password, UrlCredentials],
+            0.5,
+        )
     }
 
     /// HIPAA Safe Harbor identifiers that text patterns can find: phone, email, SSN,
@@ -151,7 +163,16 @@ impl Profile {
     #[must_use]
     pub fn hipaa() -> Self {
         use Kind::*;
-        let kinds = vec![Email, Phone, Ssn, CreditCard, Iban, IpAddress, MacAddress, DateOfBirth];
+        let kinds = vec![
+            Email,
+            Phone,
+            Ssn,
+            CreditCard,
+            Iban,
+            IpAddress,
+            MacAddress,
+            DateOfBirth,
+        ];
         Profile::with_kinds("hipaa", kinds, 0.5)
     }
 
@@ -175,7 +196,9 @@ impl Profile {
             "pci" => Ok(Profile::pci()),
             "hipaa" => Ok(Profile::hipaa()),
             "gdpr" => Ok(Profile::gdpr()),
-            other => Err(ProfileError::UnknownPreset(other.chars().take(40).collect())),
+            other => Err(ProfileError::UnknownPreset(
+                other.chars().take(40).collect(),
+            )),
         }
     }
 
@@ -218,7 +241,10 @@ impl Profile {
         check_list("deny", self.deny.iter().map(|d| d.value.as_str()))?;
         for (index, r) in self.recognizers.iter().enumerate() {
             if !(r.score > 0.0 && r.score <= 1.0) {
-                return Err(ProfileError::Score { index, score: r.score });
+                return Err(ProfileError::Score {
+                    index,
+                    score: r.score,
+                });
             }
             if r.max_len == 0 || r.max_len > 4096 {
                 return Err(ProfileError::MaxLen { index });
@@ -261,10 +287,16 @@ impl Profile {
 /// Compiles a custom pattern with a size limit, so that a profile cannot make the
 /// detector's memory explode.
 pub(crate) fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern).size_limit(1 << 20).dfa_size_limit(1 << 21).build()
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 21)
+        .build()
 }
 
-fn check_list<'a>(list: &'static str, entries: impl Iterator<Item = &'a str>) -> Result<(), ProfileError> {
+fn check_list<'a>(
+    list: &'static str,
+    entries: impl Iterator<Item = &'a str>,
+) -> Result<(), ProfileError> {
     for (index, entry) in entries.enumerate() {
         if entry.is_empty() || entry.len() > 256 {
             return Err(ProfileError::ListEntry { list, index });

@@ -52,7 +52,10 @@ impl RedactionPolicy {
     /// One operator for every kind.
     #[must_use]
     pub fn all(operator: Operator) -> Self {
-        RedactionPolicy { default: operator, kinds: BTreeMap::new() }
+        RedactionPolicy {
+            default: operator,
+            kinds: BTreeMap::new(),
+        }
     }
 
     /// The operator for a kind.
@@ -114,7 +117,11 @@ impl Redactor {
     /// A redactor that labels every detection.
     #[must_use]
     pub fn new(detector: Detector) -> Self {
-        Redactor { detector, policy: Arc::new(RedactionPolicy::default()), key: None }
+        Redactor {
+            detector,
+            policy: Arc::new(RedactionPolicy::default()),
+            key: None,
+        }
     }
 
     /// A redactor with a policy and, when the policy uses `hash`, its key.
@@ -122,11 +129,19 @@ impl Redactor {
     /// # Errors
     ///
     /// [`ProfileError::MissingHashKey`] when the policy uses `hash` without a key.
-    pub fn with_policy(detector: Detector, policy: RedactionPolicy, key: Option<HashKey>) -> Result<Self, ProfileError> {
+    pub fn with_policy(
+        detector: Detector,
+        policy: RedactionPolicy,
+        key: Option<HashKey>,
+    ) -> Result<Self, ProfileError> {
         if policy.uses_hash() && key.is_none() {
             return Err(ProfileError::MissingHashKey);
         }
-        Ok(Redactor { detector, policy: Arc::new(policy), key })
+        Ok(Redactor {
+            detector,
+            policy: Arc::new(policy),
+            key,
+        })
     }
 
     /// The detector in use.
@@ -169,9 +184,17 @@ impl Redactor {
         self.write(text, &view, &found, &mut out);
         let detections = found
             .into_iter()
-            .map(|f| Detection { kind: f.kind, start: f.orig.0, end: f.orig.1, confidence: f.confidence })
+            .map(|f| Detection {
+                kind: f.kind,
+                start: f.orig.0,
+                end: f.orig.1,
+                confidence: f.confidence,
+            })
             .collect();
-        Redaction { text: out, detections }
+        Redaction {
+            text: out,
+            detections,
+        }
     }
 
     pub(crate) fn write(&self, text: &str, view: &View<'_>, found: &[Found], out: &mut String) {
@@ -203,16 +226,18 @@ impl Redactor {
         out.push('[');
         push_upper(out, kind.name());
         out.push(':');
-        if let Some(key) = &self.key {
-            if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0) {
-                mac.update(kind.name().as_bytes());
-                mac.update(&[0]);
-                mac.update(value.as_bytes());
-                let tag = mac.finalize().into_bytes();
-                for b in &tag[..8] {
-                    out.push(char::from(HEX[usize::from(b >> 4)]));
-                    out.push(char::from(HEX[usize::from(b & 15)]));
-                }
+        if let Some(key) = &self.key
+            && let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
+        {
+            // HMAC keyed by the operator's key: a stable pseudonym that cannot be
+            // recomputed, and so cannot be checked against guesses, without the key.
+            mac.update(kind.name().as_bytes());
+            mac.update(&[0]);
+            mac.update(value.as_bytes());
+            let tag = mac.finalize().into_bytes();
+            for b in &tag[..8] {
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
             }
         }
         out.push(']');
@@ -238,7 +263,11 @@ fn mask(kind: &Kind, original: &str, out: &mut String) {
     for c in original.chars() {
         if c.is_alphanumeric() {
             seen += 1;
-            out.push(if total >= 8 && seen > total - keep { c } else { '*' });
+            out.push(if total >= 8 && seen > total - keep {
+                c
+            } else {
+                '*'
+            });
         } else {
             out.push(c);
         }
@@ -263,7 +292,10 @@ mod tests {
     #[test]
     fn mask_keeps_last_four_and_separators_of_a_card() {
         let r = redactor(Operator::Mask);
-        assert_eq!(r.redact("card 4111 1111 1111 1111."), "card **** **** **** 1111.");
+        assert_eq!(
+            r.redact("card 4111 1111 1111 1111."),
+            "card **** **** **** 1111."
+        );
     }
 
     #[test]
@@ -279,20 +311,35 @@ mod tests {
         assert_eq!(a, r.redact("a.b@example.com"));
         assert!(a.starts_with("[EMAIL:") && a.len() == "[EMAIL:]".len() + 16);
         let other = HashKey::new(*b"fedcba9876543210").unwrap();
-        let r2 = Redactor::with_policy(Detector::default(), RedactionPolicy::all(Operator::Hash), Some(other)).unwrap();
+        let r2 = Redactor::with_policy(
+            Detector::default(),
+            RedactionPolicy::all(Operator::Hash),
+            Some(other),
+        )
+        .unwrap();
         assert_ne!(a, r2.redact("a.b@example.com"));
     }
 
     #[test]
     fn hash_without_key_is_refused() {
-        let err = Redactor::with_policy(Detector::default(), RedactionPolicy::all(Operator::Hash), None);
+        let err = Redactor::with_policy(
+            Detector::default(),
+            RedactionPolicy::all(Operator::Hash),
+            None,
+        );
         assert!(matches!(err, Err(ProfileError::MissingHashKey)));
     }
 
     #[test]
     fn remove_and_keep_do_what_they_say() {
-        assert_eq!(redactor(Operator::Remove).redact("x a.b@example.com y"), "x  y");
-        assert_eq!(redactor(Operator::Keep).redact("x a.b@example.com y"), "x a.b@example.com y");
+        assert_eq!(
+            redactor(Operator::Remove).redact("x a.b@example.com y"),
+            "x  y"
+        );
+        assert_eq!(
+            redactor(Operator::Keep).redact("x a.b@example.com y"),
+            "x a.b@example.com y"
+        );
     }
 
     #[test]

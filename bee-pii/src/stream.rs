@@ -82,7 +82,10 @@ impl StreamRedactor {
     /// A stream whose detections become placeholders of `vault`.
     #[must_use]
     pub fn with_vault(redactor: Redactor, vault: Arc<Vault>) -> Self {
-        StreamRedactor { vault: Some(vault), ..StreamRedactor::new(redactor) }
+        StreamRedactor {
+            vault: Some(vault),
+            ..StreamRedactor::new(redactor)
+        }
     }
 
     /// Adds a chunk and returns the redacted text that is now final (possibly empty).
@@ -120,7 +123,13 @@ impl StreamRedactor {
         let rel = self.done - self.orig_base;
         if stable > rel {
             let text = &self.orig[rel..stable];
-            normalise_into(text, self.done, &mut self.norm, &mut self.starts, &mut self.ends);
+            normalise_into(
+                text,
+                self.done,
+                &mut self.norm,
+                &mut self.starts,
+                &mut self.ends,
+            );
             self.done = self.orig_base + stable;
         }
     }
@@ -146,11 +155,19 @@ impl StreamRedactor {
         if last {
             return norm_end;
         }
-        let future = self.scan_resume.saturating_sub(MAX_LEFT).min(self.extra_resume);
+        let future = self
+            .scan_resume
+            .saturating_sub(MAX_LEFT)
+            .min(self.extra_resume);
         let mut end = future.clamp(self.emitted_norm, norm_end);
         loop {
             end = self.group_start(end);
-            let crossing = self.pending.iter().filter(|c| c.start < end && end < c.end).map(|c| c.start).min();
+            let crossing = self
+                .pending
+                .iter()
+                .filter(|c| c.start < end && end < c.end)
+                .map(|c| c.start)
+                .min();
             match crossing {
                 Some(start) => end = start,
                 None => return end,
@@ -192,7 +209,12 @@ impl StreamRedactor {
         let mut at = self.emitted_orig;
         for c in settled {
             let orig = (self.starts[c.start], self.ends[c.end - 1]);
-            let found = Found { kind: c.kind, norm: (c.start + base, c.end + base), orig, confidence: c.confidence };
+            let found = Found {
+                kind: c.kind,
+                norm: (c.start + base, c.end + base),
+                orig,
+                confidence: c.confidence,
+            };
             out.push_str(&self.orig[at - self.orig_base..orig.0 - self.orig_base]);
             let original = &self.orig[orig.0 - self.orig_base..orig.1 - self.orig_base];
             let normal = &self.norm[c.start..c.end];
@@ -221,7 +243,12 @@ impl StreamRedactor {
             return;
         }
         let cut = floor_boundary(&self.norm, cut);
-        let keep_orig = self.starts.get(cut).copied().unwrap_or(self.done).min(self.emitted_orig);
+        let keep_orig = self
+            .starts
+            .get(cut)
+            .copied()
+            .unwrap_or(self.done)
+            .min(self.emitted_orig);
         self.norm.drain(..cut);
         self.starts.drain(..cut);
         self.ends.drain(..cut);

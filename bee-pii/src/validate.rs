@@ -26,7 +26,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// The card network whose issuer range and length a digit string fits, if any.
@@ -48,7 +48,7 @@ pub fn card_network(digits: &[u8]) -> Option<&'static str> {
         return None;
     }
     let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
-    let network = match p1 {
+    match p1 {
         4 => (matches!(len, 13 | 16 | 19)).then_some("visa"),
         2 if (2221..=2720).contains(&p4) => (len == 16).then_some("mastercard"),
         2 if (2200..=2204).contains(&p4) => (len >= 16).then_some("mir"),
@@ -68,8 +68,7 @@ pub fn card_network(digits: &[u8]) -> Option<&'static str> {
         8 if matches!(p2, 81 | 82) => (len >= 16).then_some("rupay"),
         9 if p4 == 9792 => (len == 16).then_some("troy"),
         _ => None,
-    };
-    network
+    }
 }
 
 /// Whether area, group and serial form a US Social Security number that can be issued.
@@ -101,7 +100,10 @@ pub fn nanp(digits: &[u8]) -> bool {
 pub fn e164_country(digits: &[u8]) -> Option<(usize, std::ops::RangeInclusive<usize>)> {
     let num = |n: usize| -> Option<u32> {
         let part = digits.get(..n)?;
-        Some(part.iter().fold(0, |acc, &b| acc * 10 + u32::from(b - b'0')))
+        Some(
+            part.iter()
+                .fold(0, |acc, &b| acc * 10 + u32::from(b - b'0')),
+        )
     };
     if digits.first().is_none_or(|&d| d == b'0') {
         return None;
@@ -137,7 +139,9 @@ fn two_digit_code(code: u32) -> Option<std::ops::RangeInclusive<usize>> {
 fn three_digit_code(code: u32) -> bool {
     // Three-digit codes live in the zones whose two-digit prefix is not itself a code.
     let zone = code / 100;
-    let spare = [210, 214, 215, 217, 219, 259, 292, 293, 294, 295, 296, 384, 422, 424, 425];
+    let spare = [
+        210, 214, 215, 217, 219, 259, 292, 293, 294, 295, 296, 384, 422, 424, 425,
+    ];
     matches!(zone, 2..=6 | 8 | 9)
         && two_digit_code(code / 10).is_none()
         && !spare.contains(&code)
@@ -150,21 +154,94 @@ fn three_digit_code(code: u32) -> bool {
 #[must_use]
 pub fn iban_length(country: [u8; 2]) -> Option<usize> {
     const TABLE: &[(&[u8; 2], u8)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20),
-        (b"BE", 16), (b"BG", 22), (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28),
-        (b"CH", 21), (b"CR", 22), (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DJ", 27),
-        (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18),
-        (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22), (b"GI", 23),
-        (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22),
-        (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30),
-        (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20),
-        (b"LV", 21), (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19),
-        (b"MN", 20), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18),
-        (b"NO", 15), (b"OM", 23), (b"PK", 24), (b"PL", 28), (b"PS", 29), (b"PT", 25),
-        (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33), (b"SA", 24), (b"SC", 31),
-        (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"SO", 23),
-        (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29),
-        (b"VA", 22), (b"VG", 24), (b"XK", 20), (b"YE", 30),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BI", 27),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DJ", 27),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"LY", 25),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
+        (b"YE", 30),
     ];
     TABLE
         .iter()
@@ -179,7 +256,10 @@ pub fn iban(compact: &[u8]) -> bool {
     if compact.len() < 15 || !compact.iter().all(u8::is_ascii_alphanumeric) {
         return false;
     }
-    let country = [compact[0].to_ascii_uppercase(), compact[1].to_ascii_uppercase()];
+    let country = [
+        compact[0].to_ascii_uppercase(),
+        compact[1].to_ascii_uppercase(),
+    ];
     if !country.iter().all(u8::is_ascii_uppercase) || !compact[2..4].iter().all(u8::is_ascii_digit)
     {
         return false;
@@ -195,7 +275,11 @@ pub fn iban(compact: &[u8]) -> bool {
         } else {
             u32::from(b.to_ascii_uppercase() - b'A') + 10
         };
-        rem = if v < 10 { (rem * 10 + v) % 97 } else { (rem * 100 + v) % 97 };
+        rem = if v < 10 {
+            (rem * 10 + v) % 97
+        } else {
+            (rem * 100 + v) % 97
+        };
     }
     rem == 1
 }
@@ -262,7 +346,7 @@ pub fn entropy(value: &[u8]) -> f64 {
 /// Whether year, month and day form a real calendar date between 1900 and 2099.
 #[must_use]
 pub fn calendar_date(year: u32, month: u32, day: u32) -> bool {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

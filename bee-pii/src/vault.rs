@@ -67,7 +67,9 @@ impl Vault {
     /// An empty vault that holds at most `limit` distinct values.
     #[must_use]
     pub fn new(limit: NonZeroUsize) -> Self {
-        Vault { state: Mutex::new(State::with_limit(limit.get())) }
+        Vault {
+            state: Mutex::new(State::with_limit(limit.get())),
+        }
     }
 
     /// Replaces what `detector` finds in `text` by placeholders, remembering the values.
@@ -84,7 +86,13 @@ impl Vault {
         let mut at = 0;
         for f in &found {
             out.push_str(&text[at..f.orig.0]);
-            state.write(f, &text[f.orig.0..f.orig.1], norm_text(&view, f), &taken, &mut out);
+            state.write(
+                f,
+                &text[f.orig.0..f.orig.1],
+                norm_text(&view, f),
+                &taken,
+                &mut out,
+            );
             at = f.orig.1;
         }
         out.push_str(&text[at..]);
@@ -123,7 +131,10 @@ impl Vault {
     #[must_use]
     pub fn value(&self, placeholder: &str) -> Option<String> {
         let state = self.lock();
-        state.by_placeholder.get(placeholder).map(|&i| state.entries[i].value.clone())
+        state
+            .by_placeholder
+            .get(placeholder)
+            .map(|&i| state.entries[i].value.clone())
     }
 
     /// How many distinct values the vault holds.
@@ -146,7 +157,9 @@ impl Vault {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters (each insert is one step), so a poisoned lock is still used.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -161,7 +174,14 @@ impl State {
         }
     }
 
-    fn write(&mut self, f: &Found, original: &str, normal: &str, taken: &HashSet<&str>, out: &mut String) {
+    fn write(
+        &mut self,
+        f: &Found,
+        original: &str,
+        normal: &str,
+        taken: &HashSet<&str>,
+        out: &mut String,
+    ) {
         let key = (f.kind.clone(), normal.to_owned());
         if let Some(&i) = self.by_value.get(&key) {
             out.push_str(&self.entries[i].placeholder);
@@ -175,7 +195,12 @@ impl State {
         }
         let placeholder = self.next_placeholder(&f.kind, taken);
         out.push_str(&placeholder);
-        let entry = Entry { kind: f.kind.clone(), key: key.1.clone(), value: original.to_owned(), placeholder };
+        let entry = Entry {
+            kind: f.kind.clone(),
+            key: key.1.clone(),
+            value: original.to_owned(),
+            placeholder,
+        };
         self.insert(entry);
     }
 
@@ -198,7 +223,8 @@ impl State {
 
     fn insert(&mut self, entry: Entry) {
         let i = self.entries.len();
-        self.by_value.insert((entry.kind.clone(), entry.key.clone()), i);
+        self.by_value
+            .insert((entry.kind.clone(), entry.key.clone()), i);
         self.by_placeholder.insert(entry.placeholder.clone(), i);
         self.entries.push(entry);
     }
@@ -226,14 +252,19 @@ impl Drop for State {
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault").field("values", &self.len()).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("values", &self.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Serialize for Vault {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let state = self.lock();
-        let stored = Stored { limit: state.limit, entries: state.entries.clone() };
+        let stored = Stored {
+            limit: state.limit,
+            entries: state.entries.clone(),
+        };
         let result = stored.serialize(serializer);
         let mut stored = stored;
         for e in &mut stored.entries {
@@ -249,22 +280,31 @@ impl<'de> Deserialize<'de> for Vault {
         use serde::de::Error;
         let stored = Stored::deserialize(deserializer)?;
         if stored.limit == 0 || stored.entries.len() > stored.limit {
-            return Err(D::Error::custom("vault limit is zero or below its number of entries"));
+            return Err(D::Error::custom(
+                "vault limit is zero or below its number of entries",
+            ));
         }
         let mut state = State::with_limit(stored.limit);
         for entry in stored.entries {
             let number = placeholder_number(&entry.kind, &entry.placeholder)
                 .ok_or_else(|| D::Error::custom("vault entry has a malformed placeholder"))?;
             let duplicate = state.by_placeholder.contains_key(&entry.placeholder)
-                || state.by_value.contains_key(&(entry.kind.clone(), entry.key.clone()));
+                || state
+                    .by_value
+                    .contains_key(&(entry.kind.clone(), entry.key.clone()));
             if duplicate {
                 return Err(D::Error::custom("vault entry is duplicated"));
             }
-            let counter = state.counters.entry(entry.kind.name().to_owned()).or_insert(0);
+            let counter = state
+                .counters
+                .entry(entry.kind.name().to_owned())
+                .or_insert(0);
             *counter = (*counter).max(number);
             state.insert(entry);
         }
-        Ok(Vault { state: Mutex::new(state) })
+        Ok(Vault {
+            state: Mutex::new(state),
+        })
     }
 }
 
@@ -295,7 +335,10 @@ mod tests {
         let text = "mail a@example.com or call (462) 320-8117";
         let p = vault.pseudonymise(&d, text);
         assert_eq!(vault.restore(&p), text);
-        assert_eq!(vault.restore("[EMAIL_1] [email_1] [EMAIL_9]"), "a@example.com [email_1] [EMAIL_9]");
+        assert_eq!(
+            vault.restore("[EMAIL_1] [email_1] [EMAIL_9]"),
+            "a@example.com [email_1] [EMAIL_9]"
+        );
     }
 
     #[test]
@@ -312,7 +355,10 @@ mod tests {
     fn full_vault_labels_new_values() {
         let vault = Vault::new(NonZeroUsize::new(1).unwrap());
         let d = Detector::default();
-        assert_eq!(vault.pseudonymise(&d, "a@example.com b@example.com"), "[EMAIL_1] [EMAIL]");
+        assert_eq!(
+            vault.pseudonymise(&d, "a@example.com b@example.com"),
+            "[EMAIL_1] [EMAIL]"
+        );
     }
 
     #[test]

@@ -5,7 +5,13 @@
 //! `public-NNNN`); `tests/data/extra.jsonl` holds our own cases for traps the corpus does
 //! not show. Each line is `{"id", "text", "expect": [{"kind", "value"}], "reject": [..]}`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::collections::BTreeMap;
 
@@ -36,7 +42,9 @@ fn overlaps(d: &Detection, start: usize, end: usize) -> bool {
 }
 
 fn spans(text: &str, value: &str) -> Vec<(usize, usize)> {
-    text.match_indices(value).map(|(i, v)| (i, i + v.len())).collect()
+    text.match_indices(value)
+        .map(|(i, v)| (i, i + v.len()))
+        .collect()
 }
 
 fn run(data: &str, profile: &str) -> Vec<String> {
@@ -50,15 +58,20 @@ fn run(data: &str, profile: &str) -> Vec<String> {
         for e in &case.expect {
             let places = spans(&case.text, &e.value);
             assert!(!places.is_empty(), "{}: value not in text", case.id);
-            let hit = places
-                .iter()
-                .all(|&(s, t)| found.iter().any(|d| d.kind.name() == e.kind && overlaps(d, s, t)));
+            let hit = places.iter().all(|&(s, t)| {
+                found
+                    .iter()
+                    .any(|d| d.kind.name() == e.kind && overlaps(d, s, t))
+            });
             let entry = per_kind.entry(e.kind.clone()).or_default();
             entry.1 += 1;
             if hit {
                 entry.0 += 1;
             } else {
-                failures.push(format!("{}: missed {} {:?} in {:?} (found {:?})", case.id, e.kind, e.value, case.text, found));
+                failures.push(format!(
+                    "{}: missed {} {:?} in {:?} (found {:?})",
+                    case.id, e.kind, e.value, case.text, found
+                ));
             }
         }
         for r in &case.reject {
@@ -74,9 +87,15 @@ fn run(data: &str, profile: &str) -> Vec<String> {
         }
     }
     for (kind, (hit, total)) in &per_kind {
-        println!("{profile} recall {kind:<16} {hit:>3}/{total:<3} {:.1}%", 100.0 * *hit as f64 / *total as f64);
+        println!(
+            "{profile} recall {kind:<16} {hit:>3}/{total:<3} {:.1}%",
+            100.0 * *hit as f64 / *total as f64
+        );
     }
-    println!("{profile} false alarms {flagged}/{rejects} {:.1}%", 100.0 * flagged as f64 / rejects.max(1) as f64);
+    println!(
+        "{profile} false alarms {flagged}/{rejects} {:.1}%",
+        100.0 * flagged as f64 / rejects.max(1) as f64
+    );
     failures
 }
 

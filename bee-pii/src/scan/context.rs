@@ -3,38 +3,147 @@
 use super::Ctx;
 
 /// Words that make a nearby number a Social Security number.
-pub(crate) const SSN_WORDS: &[&str] =
-    &["ssn", "social security", "social sec", "ss#", "ss #", "itin", "tax id", "taxpayer"];
+pub(crate) const SSN_WORDS: &[&str] = &[
+    "ssn",
+    "social security",
+    "social sec",
+    "ss#",
+    "ss #",
+    "itin",
+    "tax id",
+    "taxpayer",
+];
 /// Words that make a nearby number a telephone number.
 pub(crate) const PHONE_WORDS: &[&str] = &[
-    "phone", "tel", "telephone", "mobile", "cell", "call", "text", "sms", "whatsapp", "fax",
-    "contact", "reach", "dial", "ring", "number", "signal", "landline",
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "call",
+    "text",
+    "sms",
+    "whatsapp",
+    "fax",
+    "contact",
+    "reach",
+    "dial",
+    "ring",
+    "number",
+    "signal",
+    "landline",
 ];
 /// Words that make a nearby date a date of birth.
 pub(crate) const BIRTH_WORDS: &[&str] = &[
-    "born", "birth", "dob", "d.o.b", "birthday", "bday", "b-day", "date of birth", "geboren",
-    "naissance", "nacimiento",
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "birthday",
+    "bday",
+    "b-day",
+    "date of birth",
+    "geboren",
+    "naissance",
+    "nacimiento",
 ];
 /// Words that make a nearby number a payment card.
 pub(crate) const CARD_WORDS: &[&str] = &[
-    "card", "visa", "mastercard", "amex", "credit", "debit", "cc", "pan", "payment", "charge",
-    "paid", "pay", "billing",
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "cc",
+    "pan",
+    "payment",
+    "charge",
+    "paid",
+    "pay",
+    "billing",
 ];
 
 /// Labels that say a number is an identifier of something else.
 const OTHER_LABELS: &[&str] = &[
-    "order", "tracking", "track", "reference", "ref", "invoice", "ticket", "id", "timestamp",
-    "ts", "epoch", "serial", "sku", "isbn", "confirmation", "booking", "transaction", "txn",
-    "code", "zip", "postcode", "room", "flight", "shipment", "parcel", "package", "request",
-    "req", "build", "version", "ver", "release", "model", "part", "item", "product", "batch",
-    "lot", "receipt", "claim", "policy", "member", "customer", "account", "acct", "uuid",
-    "hash", "checksum", "port", "pid", "row", "page", "line", "step", "record",
+    "order",
+    "tracking",
+    "track",
+    "reference",
+    "ref",
+    "invoice",
+    "ticket",
+    "id",
+    "timestamp",
+    "ts",
+    "epoch",
+    "serial",
+    "sku",
+    "isbn",
+    "confirmation",
+    "booking",
+    "transaction",
+    "txn",
+    "code",
+    "zip",
+    "postcode",
+    "room",
+    "flight",
+    "shipment",
+    "parcel",
+    "package",
+    "request",
+    "req",
+    "build",
+    "version",
+    "ver",
+    "release",
+    "model",
+    "part",
+    "item",
+    "product",
+    "batch",
+    "lot",
+    "receipt",
+    "claim",
+    "policy",
+    "member",
+    "customer",
+    "account",
+    "acct",
+    "uuid",
+    "hash",
+    "checksum",
+    "port",
+    "pid",
+    "row",
+    "page",
+    "line",
+    "step",
+    "record",
 ];
 
 /// Labels that say a dotted number is a version, not an address.
 const VERSION_LABELS: &[&str] = &[
-    "version", "ver", "v", "release", "build", "firmware", "upgrade", "upgrading", "upgraded",
-    "update", "updating", "updated", "patch", "app", "oid", "revision", "rev", "sdk", "api",
+    "version",
+    "ver",
+    "v",
+    "release",
+    "build",
+    "firmware",
+    "upgrade",
+    "upgrading",
+    "upgraded",
+    "update",
+    "updating",
+    "updated",
+    "patch",
+    "app",
+    "oid",
+    "revision",
+    "rev",
+    "sdk",
+    "api",
 ];
 
 /// Whether one of `words` starts a word within `window` bytes before `pos`, or within
@@ -129,5 +238,7 @@ fn word_at(hay: &[u8], i: usize, word: &[u8]) -> bool {
         return false;
     };
     part.eq_ignore_ascii_case(word)
-        && hay.get(i + word.len()).is_none_or(|b| !b.is_ascii_alphabetic() || word.len() > 3)
+        && hay
+            .get(i + word.len())
+            .is_none_or(|b| !b.is_ascii_alphabetic() || word.len() > 3)
 }

@@ -147,7 +147,11 @@ impl Scanner {
             .build(PREFIXES.iter().map(|(p, _)| p))
             .ok();
         let phrase = memchr::memmem::Finder::new(PHRASE).into_owned();
-        Scanner { prefixes, phrase, enabled }
+        Scanner {
+            prefixes,
+            phrase,
+            enabled,
+        }
     }
 
     /// Scans `text` from `from`, pushing candidates to `out`.
@@ -155,9 +159,23 @@ impl Scanner {
     /// With `last == false` the text may continue: the scan stops at the first trigger
     /// whose matcher needed bytes past the end, or where a prefix could still be cut off,
     /// and reports that position for the next call.
-    pub(crate) fn scan(&self, text: &[u8], from: usize, last: bool, out: &mut Vec<Candidate>) -> Stop {
-        let ctx = Ctx { text, last, touched_end: Cell::new(false), enabled: self.enabled };
-        let limit = if last { text.len() } else { text.len().saturating_sub(PREFIX_MARGIN) };
+    pub(crate) fn scan(
+        &self,
+        text: &[u8],
+        from: usize,
+        last: bool,
+        out: &mut Vec<Candidate>,
+    ) -> Stop {
+        let ctx = Ctx {
+            text,
+            touched_end: Cell::new(false),
+            enabled: self.enabled,
+        };
+        let limit = if last {
+            text.len()
+        } else {
+            text.len().saturating_sub(PREFIX_MARGIN)
+        };
         let mut cursor = from;
         let mut next_prefix = self.find_prefix(text, cursor);
         let mut next_phrase = self.find_phrase(text, cursor);
@@ -178,10 +196,16 @@ impl Scanner {
                 (Some(b), Some((p, kind))) if p <= b => (p, Some(kind)),
                 (Some(b), _) => (b, None),
                 (None, Some((p, kind))) => (p, Some(kind)),
-                (None, None) => return Stop { resume: cursor.max(limit).min(text.len()) },
+                (None, None) => {
+                    return Stop {
+                        resume: cursor.max(limit).min(text.len()),
+                    };
+                }
             };
             if pos >= limit {
-                return Stop { resume: cursor.max(pos.min(limit)) };
+                return Stop {
+                    resume: cursor.max(pos.min(limit)),
+                };
             }
             let mark = out.len();
             ctx.touched_end.set(false);
@@ -207,7 +231,10 @@ impl Scanner {
             return None;
         }
         // The patterns are fixed, short and few, so the automaton always builds.
-        let m = self.prefixes.as_ref()?.find(Input::new(text).span(from..text.len()))?;
+        let m = self
+            .prefixes
+            .as_ref()?
+            .find(Input::new(text).span(from..text.len()))?;
         Some((m.start(), PREFIXES[m.pattern().as_usize()].1))
     }
 }
@@ -221,10 +248,10 @@ fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
         // Eight bytes at a time (SWAR): most words of prose hold no trigger at all.
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(word);
-        if may_trigger(u64::from_le_bytes(bytes)) {
-            if let Some(i) = word.iter().position(|&b| TRIGGERS[usize::from(b)] != 0) {
-                return Some(base + i);
-            }
+        if may_trigger(u64::from_le_bytes(bytes))
+            && let Some(i) = word.iter().position(|&b| TRIGGERS[usize::from(b)] != 0)
+        {
+            return Some(base + i);
         }
         base += 8;
     }
@@ -257,7 +284,6 @@ fn has_zero(v: u64) -> u64 {
 /// What matchers see: the text, and a flag set when they read past its end.
 pub(crate) struct Ctx<'t> {
     pub(crate) text: &'t [u8],
-    last: bool,
     touched_end: Cell<bool>,
     pub(crate) enabled: Enabled,
 }
@@ -305,7 +331,10 @@ impl Ctx<'_> {
 
     /// The byte `back` positions before `i`, or 0 before the start.
     pub(crate) fn before(&self, i: usize, back: usize) -> u8 {
-        i.checked_sub(back).and_then(|j| self.text.get(j)).copied().unwrap_or(0)
+        i.checked_sub(back)
+            .and_then(|j| self.text.get(j))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Counts bytes from `i` that satisfy `pred`, at most `max`.
@@ -330,18 +359,25 @@ impl Ctx<'_> {
         n
     }
 
-    /// Whether the text ends at `i` and more of it may still come.
-    pub(crate) fn is_last(&self) -> bool {
-        self.last
-    }
-
     pub(crate) fn on(&self, kind: &Kind) -> bool {
         self.enabled.has(kind)
     }
 
-    pub(crate) fn push(&self, out: &mut Vec<Candidate>, kind: Kind, start: usize, end: usize, confidence: f32) {
+    pub(crate) fn push(
+        &self,
+        out: &mut Vec<Candidate>,
+        kind: Kind,
+        start: usize,
+        end: usize,
+        confidence: f32,
+    ) {
         if self.on(&kind) && end > start {
-            out.push(Candidate { kind, start, end, confidence: confidence.clamp(0.0, 1.0) });
+            out.push(Candidate {
+                kind,
+                start,
+                end,
+                confidence: confidence.clamp(0.0, 1.0),
+            });
         }
     }
 }
@@ -381,6 +417,16 @@ fn beats(a: &Candidate, b: &Candidate) -> bool {
     (ka.0, ka.1) > (kb.0, kb.1) || ((ka.0, ka.1) == (kb.0, kb.1) && ka.2 > kb.2)
 }
 
+#[inline]
+pub(crate) fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,18 +446,11 @@ mod tests {
     fn next_trigger_matches_a_plain_search() {
         let text = b"plain words, then a digit 7 and more words after it: done";
         for from in 0..text.len() {
-            let want = text[from..].iter().position(|&b| TRIGGERS[usize::from(b)] != 0).map(|i| from + i);
+            let want = text[from..]
+                .iter()
+                .position(|&b| TRIGGERS[usize::from(b)] != 0)
+                .map(|i| from + i);
             assert_eq!(next_trigger(text, from), want);
         }
     }
-}
-
-#[inline]
-pub(crate) fn is_alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-}
-
-#[inline]
-pub(crate) fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }

@@ -8,10 +8,10 @@ use crate::kind::Kind;
 /// File extensions that follow `@` in names such as `icon@2x.png` and are not domains.
 const FILE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "tif", "tiff", "css", "js", "mjs",
-    "ts", "tsx", "jsx", "json", "txt", "md", "html", "htm", "php", "py", "rs", "go", "java",
-    "kt", "rb", "exe", "dll", "so", "tar", "gz", "tgz", "bz2", "xz", "mp3", "mp4", "wav",
-    "ogg", "csv", "xml", "yml", "yaml", "toml", "lock", "log", "ini", "cfg", "conf", "pdf",
-    "doc", "docx", "xls", "xlsx", "ppt", "pptx", "bin", "dat", "tmp", "bak", "swp", "heic",
+    "ts", "tsx", "jsx", "json", "txt", "md", "html", "htm", "php", "py", "rs", "go", "java", "kt",
+    "rb", "exe", "dll", "so", "tar", "gz", "tgz", "bz2", "xz", "mp3", "mp4", "wav", "ogg", "csv",
+    "xml", "yml", "yaml", "toml", "lock", "log", "ini", "cfg", "conf", "pdf", "doc", "docx", "xls",
+    "xlsx", "ppt", "pptx", "bin", "dat", "tmp", "bak", "swp", "heic",
 ];
 
 /// Handles `@`: user information in a URL, else an email address.
@@ -80,7 +80,10 @@ fn domain(domain: &[u8]) -> bool {
     let mut labels = 0;
     let mut tld: &[u8] = b"";
     for label in domain.split(|&b| b == b'.') {
-        let bad = label.is_empty() || label.len() > 63 || label[0] == b'-' || label[label.len() - 1] == b'-';
+        let bad = label.is_empty()
+            || label.len() > 63
+            || label[0] == b'-'
+            || label[label.len() - 1] == b'-';
         if bad {
             return false;
         }
@@ -89,7 +92,9 @@ fn domain(domain: &[u8]) -> bool {
     }
     let alpha = (2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic);
     let puny = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
-    let file = FILE_EXTENSIONS.iter().any(|e| e.as_bytes().eq_ignore_ascii_case(tld));
+    let file = FILE_EXTENSIONS
+        .iter()
+        .any(|e| e.as_bytes().eq_ignore_ascii_case(tld));
     labels >= 2 && (alpha || puny) && !file
 }
 
@@ -125,7 +130,13 @@ pub(crate) fn at_colon(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usi
     }
     if ipv6(span) {
         let compressed = span.windows(2).any(|w| w == b"::");
-        ctx.push(out, Kind::IpAddress, start, end, if compressed { 0.8 } else { 0.9 });
+        ctx.push(
+            out,
+            Kind::IpAddress,
+            start,
+            end,
+            if compressed { 0.8 } else { 0.9 },
+        );
     }
     end.max(p + 1)
 }
@@ -143,7 +154,9 @@ pub(crate) fn mac_around(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> O
     if !ctx.on(&Kind::MacAddress) {
         return None;
     }
-    let back = ctx.run_back(p, 17, |b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'));
+    let back = ctx.run_back(p, 17, |b| {
+        b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.')
+    });
     let start = p - back;
     if back == 17 || is_word(ctx.before(start, 1)) || !ctx.text[start].is_ascii_hexdigit() {
         return None;
@@ -158,10 +171,14 @@ fn mac_at(ctx: &Ctx<'_>, s: usize) -> Option<usize> {
     let hex = |i: usize| ctx.byte(i).is_ascii_hexdigit();
     let sep = ctx.byte(s + 2);
     let end = if matches!(sep, b':' | b'-') {
-        let ok = (0..6).all(|g| hex(s + g * 3) && hex(s + g * 3 + 1) && (g == 5 || ctx.byte(s + g * 3 + 2) == sep));
+        let ok = (0..6).all(|g| {
+            hex(s + g * 3) && hex(s + g * 3 + 1) && (g == 5 || ctx.byte(s + g * 3 + 2) == sep)
+        });
         ok.then_some(s + 17)?
     } else if ctx.byte(s + 4) == b'.' {
-        let ok = (0..3).all(|g| (0..4).all(|j| hex(s + g * 5 + j)) && (g == 2 || ctx.byte(s + g * 5 + 4) == b'.'));
+        let ok = (0..3).all(|g| {
+            (0..4).all(|j| hex(s + g * 5 + j)) && (g == 2 || ctx.byte(s + g * 5 + 4) == b'.')
+        });
         ok.then_some(s + 14)?
     } else {
         return None;

@@ -98,10 +98,12 @@ pub(crate) fn at_digit(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usi
 /// A digit inside a word: an IBAN's check digits, a MAC address, or an identifier.
 fn inside_word(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     let (c1, c2, c0) = (ctx.before(p, 2), ctx.before(p, 1), ctx.before(p, 3));
-    if c1.is_ascii_uppercase() && c2.is_ascii_uppercase() && !is_word(c0) && ctx.on(&Kind::Iban) {
-        if let Some(end) = iban(ctx, p - 2, out) {
-            return end;
-        }
+    let country = c1.is_ascii_uppercase() && c2.is_ascii_uppercase() && !is_word(c0);
+    if country
+        && ctx.on(&Kind::Iban)
+        && let Some(end) = iban(ctx, p - 2, out)
+    {
+        return end;
     }
     if let Some(end) = net::mac_around(ctx, p, out) {
         return end;
@@ -146,7 +148,9 @@ fn parse(ctx: &Ctx<'_>, p: usize) -> Token {
         if tok.n == MAX_GROUPS || total > MAX_DIGITS {
             break;
         }
-        let s = ctx.run(i, 4, |b| matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')'));
+        let s = ctx.run(i, 4, |b| {
+            matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+        });
         if s == 0 || !ctx.byte(i + s).is_ascii_digit() || !separator(&ctx.text[i..i + s]) {
             break;
         }
@@ -163,7 +167,10 @@ fn parse(ctx: &Ctx<'_>, p: usize) -> Token {
 
 /// Separators between digit groups: spaces, one of `-./`, one parenthesis.
 fn separator(sep: &[u8]) -> bool {
-    let marks = sep.iter().filter(|&&b| matches!(b, b'-' | b'.' | b'/')).count();
+    let marks = sep
+        .iter()
+        .filter(|&&b| matches!(b, b'-' | b'.' | b'/'))
+        .count();
     let parens = sep.iter().filter(|&&b| matches!(b, b'(' | b')')).count();
     let spaces = sep.len() - marks - parens;
     marks <= 1 && parens <= 1 && (spaces <= 3) && !(marks == 1 && parens == 0 && spaces > 2)
@@ -194,7 +201,10 @@ fn classify(ctx: &Ctx<'_>, tok: &Token, k: usize, out: &mut Vec<Candidate>) -> O
             }
         }
     }
-    if plain && (13..=19).contains(&nd) && card_grouping(ctx, tok, k, lens) && card(ctx, tok, k, digits, out)
+    if plain
+        && (13..=19).contains(&nd)
+        && card_grouping(ctx, tok, k, lens)
+        && card(ctx, tok, k, digits, out)
     {
         return Some(end);
     }
@@ -206,17 +216,20 @@ fn classify(ctx: &Ctx<'_>, tok: &Token, k: usize, out: &mut Vec<Candidate>) -> O
             ssn_bare(ctx, tok, digits, out);
             return Some(end);
         }
-        if (1..=2).contains(&nd) && ctx.on(&Kind::DateOfBirth) {
-            if let Some(e) = written_date(ctx, tok, digits, out) {
-                return Some(e);
-            }
+        if (1..=2).contains(&nd)
+            && ctx.on(&Kind::DateOfBirth)
+            && let Some(e) = written_date(ctx, tok, digits, out)
+        {
+            return Some(e);
         }
     }
     None
 }
 
 fn num(digits: &[u8]) -> u32 {
-    digits.iter().fold(0, |acc, &d| acc.saturating_mul(10).saturating_add(u32::from(d - b'0')))
+    digits.iter().fold(0, |acc, &d| {
+        acc.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+    })
 }
 
 fn ipv4(ctx: &Ctx<'_>, tok: &Token, digits: &[u8], lens: &[usize], out: &mut Vec<Candidate>) {
@@ -236,7 +249,13 @@ fn ipv4(ctx: &Ctx<'_>, tok: &Token, digits: &[u8], lens: &[usize], out: &mut Vec
 
 /// Numeric dates. Only a date next to birth words is reported; any date is consumed so
 /// that it is not read as something else.
-fn date(ctx: &Ctx<'_>, tok: &Token, digits: &[u8], lens: &[usize], out: &mut Vec<Candidate>) -> bool {
+fn date(
+    ctx: &Ctx<'_>,
+    tok: &Token,
+    digits: &[u8],
+    lens: &[usize],
+    out: &mut Vec<Candidate>,
+) -> bool {
     let sep = tok.sep(ctx, 0);
     if !matches!(sep, b"-" | b"/" | b".") || !tok.seps_all(ctx, 3, sep) {
         return false;
@@ -267,9 +286,30 @@ fn birth_context(ctx: &Ctx<'_>, start: usize, end: usize) -> bool {
 }
 
 const MONTHS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-    "sept", "oct", "nov", "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 ];
 
 /// "14 May 1990" and "May 14, 1990" next to birth words.
@@ -282,20 +322,21 @@ fn written_date(ctx: &Ctx<'_>, tok: &Token, day: &[u8], out: &mut Vec<Candidate>
     // Day first: "14 May 1990".
     if ctx.byte(end) == b' ' {
         let m = ctx.run(end + 1, 9, |b| b.is_ascii_alphabetic());
-        if month(&ctx.text[end + 1..end + 1 + m]).is_some() {
-            if let Some(e) = year_after(ctx, end + 1 + m) {
-                return push_date(ctx, tok.start, e, out);
-            }
+        if month(&ctx.text[end + 1..end + 1 + m]).is_some()
+            && let Some(e) = year_after(ctx, end + 1 + m)
+        {
+            return push_date(ctx, tok.start, e, out);
         }
     }
     // Month first: "May 14, 1990".
     if ctx.before(tok.start, 1) == b' ' {
         let m = ctx.run_back(tok.start - 1, 9, |b| b.is_ascii_alphabetic());
         let word = &ctx.text[tok.start - 1 - m..tok.start - 1];
-        if m > 0 && month(word).is_some() {
-            if let Some(e) = year_after(ctx, end) {
-                return push_date(ctx, tok.start - 1 - m, e, out);
-            }
+        if m > 0
+            && month(word).is_some()
+            && let Some(e) = year_after(ctx, end)
+        {
+            return push_date(ctx, tok.start - 1 - m, e, out);
         }
     }
     None
@@ -310,7 +351,9 @@ fn push_date(ctx: &Ctx<'_>, start: usize, end: usize, out: &mut Vec<Candidate>) 
 }
 
 fn month(word: &[u8]) -> Option<usize> {
-    MONTHS.iter().position(|m| m.as_bytes().eq_ignore_ascii_case(word))
+    MONTHS
+        .iter()
+        .position(|m| m.as_bytes().eq_ignore_ascii_case(word))
 }
 
 fn year_after(ctx: &Ctx<'_>, mut i: usize) -> Option<usize> {
@@ -356,7 +399,9 @@ fn card_grouping(ctx: &Ctx<'_>, tok: &Token, k: usize, lens: &[usize]) -> bool {
     if k == 1 {
         return true;
     }
-    let same_mark = [&b"-"[..], b"."].iter().any(|s| (0..k - 1).all(|i| tok.sep(ctx, i) == *s));
+    let same_mark = [&b"-"[..], b"."]
+        .iter()
+        .any(|s| (0..k - 1).all(|i| tok.sep(ctx, i) == *s));
     if !(same_mark || tok.seps_spaces(ctx, k)) {
         return false;
     }
@@ -370,7 +415,11 @@ fn card(ctx: &Ctx<'_>, tok: &Token, k: usize, digits: &[u8], out: &mut Vec<Candi
     }
     let end = tok.end(k);
     let named = context::near(ctx, tok.start, end, 48, 0, CARD_WORDS);
-    let confidence = if !named && context::labelled_other(ctx, tok.start) { 0.3 } else { 0.95 };
+    let confidence = if !named && context::labelled_other(ctx, tok.start) {
+        0.3
+    } else {
+        0.95
+    };
     ctx.push(out, Kind::CreditCard, tok.start, end, confidence);
     true
 }
@@ -401,7 +450,8 @@ fn phone(
             _ => None,
         },
         [1, 3, 3, 4] if digits[0] == b'1' && !tok.paren => {
-            (tok.seps_all(ctx, 4, b"-") || tok.seps_all(ctx, 4, b" ") || matches!(sep(0), b" (")).then_some(0.8)
+            (tok.seps_all(ctx, 4, b"-") || tok.seps_all(ctx, 4, b" ") || matches!(sep(0), b" ("))
+                .then_some(0.8)
         }
         _ => None,
     };
@@ -410,7 +460,13 @@ fn phone(
         if !validate::nanp(national) {
             return false;
         }
-        let confidence = if named() { base + 0.1 } else if other() { 0.3 } else { base };
+        let confidence = if named() {
+            base + 0.1
+        } else if other() {
+            0.3
+        } else {
+            base
+        };
         ctx.push(out, Kind::Phone, tok.start, end, confidence);
         return true;
     }

@@ -66,7 +66,9 @@ pub(crate) fn aws(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     if n != 16 || is_word(ctx.byte(end)) {
         return p + 1;
     }
-    let base32 = ctx.text[p + 4..end].iter().all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    let base32 = ctx.text[p + 4..end]
+        .iter()
+        .all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
     ctx.push(out, Kind::ApiKey, p, end, if base32 { 0.95 } else { 0.7 });
     end
 }
@@ -109,7 +111,9 @@ pub(crate) fn sk_dash(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usiz
         return end.max(p + 1);
     }
     let body = &ctx.text[p + 3..end];
-    let vendor = [&b"ant-"[..], b"proj-", b"svcacct-", b"admin-"].iter().any(|v| body.starts_with(v))
+    let vendor = [&b"ant-"[..], b"proj-", b"svcacct-", b"admin-"]
+        .iter()
+        .any(|v| body.starts_with(v))
         || body.windows(8).any(|w| w == b"T3BlbkFJ");
     if vendor {
         ctx.push(out, Kind::ApiKey, p, end, 0.95);
@@ -124,7 +128,9 @@ pub(crate) fn stripe_webhook(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) 
     if !starts_token(ctx, p) {
         return p + 1;
     }
-    let n = ctx.run(p + 6, VALUE_MAX, |b| is_alnum(b) || b == b'+' || b == b'/' || b == b'=');
+    let n = ctx.run(p + 6, VALUE_MAX, |b| {
+        is_alnum(b) || b == b'+' || b == b'/' || b == b'='
+    });
     let end = p + 6 + n;
     if n >= 24 && !is_word(ctx.byte(end)) {
         ctx.push(out, Kind::ApiKey, p, end, 0.9);
@@ -134,7 +140,8 @@ pub(crate) fn stripe_webhook(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) 
 
 /// Slack tokens: `xoxb-`, `xoxp-`, `xoxa-`, `xoxo-`, `xoxs-`, `xoxr-` and numbered parts.
 pub(crate) fn slack(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
-    if !starts_token(ctx, p) || !matches!(ctx.byte(p + 3), b'a' | b'b' | b'p' | b'o' | b's' | b'r') {
+    if !starts_token(ctx, p) || !matches!(ctx.byte(p + 3), b'a' | b'b' | b'p' | b'o' | b's' | b'r')
+    {
         return p + 1;
     }
     if ctx.byte(p + 4) != b'-' {
@@ -186,7 +193,9 @@ fn json_header(part: &[u8]) -> bool {
 /// base64 body when the END line is missing).
 pub(crate) fn pem(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     let label_at = p + 11;
-    let l = ctx.run(label_at, 64, |b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit());
+    let l = ctx.run(label_at, 64, |b| {
+        b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit()
+    });
     let label = &ctx.text[label_at..label_at + l];
     let dashes = (0..5).all(|i| ctx.byte(label_at + l + i) == b'-');
     if !dashes || !(label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")) {
@@ -225,13 +234,16 @@ pub(crate) fn workspace_key(ctx: &Ctx<'_>, u: usize, out: &mut Vec<Candidate>) -
     if n != 49 || is_word(ctx.byte(end)) {
         return u + 1;
     }
-    let back = ctx.run_back(u, 33, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let back = ctx.run_back(u, 33, |b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+    });
     // The prefix may itself contain '_': try every start the checksum could cover.
     let mut best = None;
     for start in u - back..u {
         let first = ctx.text[start];
         let boundary = start == u - back || ctx.text[start - 1] == b'_';
-        if boundary && first.is_ascii_lowercase() && validate::workspace_key(&ctx.text[start..end]) {
+        if boundary && first.is_ascii_lowercase() && validate::workspace_key(&ctx.text[start..end])
+        {
             best = Some(start);
             break;
         }
@@ -272,7 +284,10 @@ pub(crate) fn assignment(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> u
 /// `password is ...` in prose.
 pub(crate) fn password_is(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     // `p` is at "ssword is "; the word must be "password" on its own.
-    let pa = [ctx.before(p, 2).to_ascii_lowercase(), ctx.before(p, 1).to_ascii_lowercase()];
+    let pa = [
+        ctx.before(p, 2).to_ascii_lowercase(),
+        ctx.before(p, 1).to_ascii_lowercase(),
+    ];
     if pa != *b"pa" || is_word(ctx.before(p, 3)) || !ctx.on(&Kind::Password) {
         return p + 1;
     }
@@ -301,16 +316,38 @@ fn classify_name(name: &[u8]) -> Option<Name> {
     let lower = &lower[..len];
     let last = last_segment(name);
     let has = |w: &[u8]| lower.windows(w.len()).any(|x| x == w);
-    if has(b"passw") || has(b"passphrase") || has(b"passcode") || matches!(last.as_str(), "pwd" | "pass" | "pw") {
+    if has(b"passw")
+        || has(b"passphrase")
+        || has(b"passcode")
+        || matches!(last.as_str(), "pwd" | "pass" | "pw")
+    {
         return Some(Name::Password);
     }
     if matches!(last.as_str(), "authorization" | "auth") {
         return Some(Name::Authorization);
     }
-    const WORDS: &[&str] = &["key", "token", "secret", "secrets", "credential", "credentials", "pat"];
+    const WORDS: &[&str] = &[
+        "key",
+        "token",
+        "secret",
+        "secrets",
+        "credential",
+        "credentials",
+        "pat",
+    ];
     const COMPOUNDS: &[&str] = &[
-        "apikey", "accesskey", "secretkey", "privatekey", "accesstoken", "authtoken",
-        "refreshtoken", "clientsecret", "appsecret", "apitoken", "bearertoken", "sessiontoken",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+        "accesstoken",
+        "authtoken",
+        "refreshtoken",
+        "clientsecret",
+        "appsecret",
+        "apitoken",
+        "bearertoken",
+        "sessiontoken",
     ];
     (WORDS.contains(&last.as_str()) || COMPOUNDS.contains(&last.as_str())).then_some(Name::Secret)
 }
@@ -350,13 +387,21 @@ fn password_value(ctx: &Ctx<'_>, at: usize, confidence: f32, out: &mut Vec<Candi
     // In a query string the value ends where the next parameter starts.
     if let Some(amp) = ctx.text[s..e].iter().position(|&b| b == b'&') {
         let rest = &ctx.text[s + amp + 1..e];
-        let param = rest.iter().take_while(|&&b| is_alnum(b) || b == b'_').count();
+        let param = rest
+            .iter()
+            .take_while(|&&b| is_alnum(b) || b == b'_')
+            .count();
         if param > 0 && rest.get(param) == Some(&b'=') {
             e = s + amp;
         }
     }
     // A closing bracket or quote that the value did not open belongs to the text around.
-    while e > s && matches!(ctx.text[e - 1], b'"' | b'\'' | b')' | b']' | b'}' | b',' | b';') {
+    while e > s
+        && matches!(
+            ctx.text[e - 1],
+            b'"' | b'\'' | b')' | b']' | b'}' | b',' | b';'
+        )
+    {
         let open = match ctx.text[e - 1] {
             b')' => b'(',
             b']' => b'[',
@@ -377,13 +422,70 @@ fn password_value(ctx: &Ctx<'_>, at: usize, confidence: f32, out: &mut Vec<Candi
 
 /// Values after `password:` that are words about the password, not the password.
 const PASSWORD_STOP: &[&str] = &[
-    "reset", "required", "invalid", "incorrect", "wrong", "expired", "forgotten", "forgot",
-    "changed", "change", "protected", "manager", "field", "hash", "hashed", "null", "none",
-    "nil", "undefined", "empty", "hidden", "redacted", "masked", "password", "passwords",
-    "secret", "policy", "strength", "length", "please", "same", "blank", "missing", "unknown",
-    "n/a", "tbd", "here", "below", "above", "sent", "updated", "weak", "strong", "true",
-    "false", "yes", "enter", "your", "new", "old", "the", "not", "and", "was", "has",
-    "is", "are", "must", "should", "will", "can", "cannot", "doesn't", "isn't",
+    "reset",
+    "required",
+    "invalid",
+    "incorrect",
+    "wrong",
+    "expired",
+    "forgotten",
+    "forgot",
+    "changed",
+    "change",
+    "protected",
+    "manager",
+    "field",
+    "hash",
+    "hashed",
+    "null",
+    "none",
+    "nil",
+    "undefined",
+    "empty",
+    "hidden",
+    "redacted",
+    "masked",
+    "password",
+    "passwords",
+    "secret",
+    "policy",
+    "strength",
+    "length",
+    "please",
+    "same",
+    "blank",
+    "missing",
+    "unknown",
+    "n/a",
+    "tbd",
+    "here",
+    "below",
+    "above",
+    "sent",
+    "updated",
+    "weak",
+    "strong",
+    "true",
+    "false",
+    "yes",
+    "enter",
+    "your",
+    "new",
+    "old",
+    "the",
+    "not",
+    "and",
+    "was",
+    "has",
+    "is",
+    "are",
+    "must",
+    "should",
+    "will",
+    "can",
+    "cannot",
+    "doesn't",
+    "isn't",
 ];
 
 fn password_like(value: &[u8], prose: bool) -> bool {
@@ -395,7 +497,10 @@ fn password_like(value: &[u8], prose: bool) -> bool {
     if PASSWORD_STOP.contains(&trimmed) || placeholder(&lower) {
         return false;
     }
-    if value.iter().all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.' | b'#' | b'-')) {
+    if value
+        .iter()
+        .all(|&b| matches!(b, b'*' | b'x' | b'X' | b'.' | b'#' | b'-'))
+    {
         return false;
     }
     let letters_only = value.iter().all(u8::is_ascii_alphabetic);
@@ -418,9 +523,28 @@ fn classes(value: &[u8]) -> usize {
 
 fn placeholder(lower: &str) -> bool {
     const MARKS: &[&str] = &[
-        "example", "your_", "your-", "yourpass", "xxxx", "****", "placeholder", "changeme",
-        "dummy", "sample", "redacted", "insert", "<", "${", "$(", "{{", "%s", "process.env",
-        "os.environ", "getenv", "[", "•",
+        "example",
+        "your_",
+        "your-",
+        "yourpass",
+        "xxxx",
+        "****",
+        "placeholder",
+        "changeme",
+        "dummy",
+        "sample",
+        "redacted",
+        "insert",
+        "<",
+        "${",
+        "$(",
+        "{{",
+        "%s",
+        "process.env",
+        "os.environ",
+        "getenv",
+        "[",
+        "•",
     ];
     MARKS.iter().any(|m| lower.contains(m)) || lower.starts_with('$')
 }
@@ -448,14 +572,19 @@ fn authorization_value(ctx: &Ctx<'_>, at: usize, out: &mut Vec<Candidate>) -> us
     let at = at + ctx.run(at, 4, |b| b == b' ' || b == b'"' || b == b'\'');
     let w = ctx.run(at, 8, |b| b.is_ascii_alphabetic());
     let scheme = &ctx.text[at..at + w];
-    let known = [&b"bearer"[..], b"basic", b"token", b"digest"].iter().any(|s| scheme.eq_ignore_ascii_case(s));
+    let known = [&b"bearer"[..], b"basic", b"token", b"digest"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s));
     if !known || ctx.byte(at + w) != b' ' {
         return at;
     }
     let s = at + w + 1;
     let n = ctx.run(s, 4096, secret_byte);
     let value = &ctx.text[s..s + n];
-    if n >= 8 && validate::entropy(value) >= 2.5 && !placeholder(&String::from_utf8_lossy(value).to_ascii_lowercase()) {
+    if n >= 8
+        && validate::entropy(value) >= 2.5
+        && !placeholder(&String::from_utf8_lossy(value).to_ascii_lowercase())
+    {
         ctx.push(out, Kind::ApiKey, s, s + n, 0.85);
     }
     s + n

@@ -93,7 +93,11 @@ pub(crate) fn run(command: PiiCommand) -> ExitCode {
     if stdout.flush().is_err() {
         return ExitCode::from(2);
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn build(profile: &str, operator: Option<OperatorArg>) -> Result<Redactor, String> {
@@ -103,7 +107,8 @@ fn build(profile: &str, operator: Option<OperatorArg>) -> Result<Redactor, Strin
         None | Some(OperatorArg::Label) => (Operator::Label, None),
         Some(OperatorArg::Mask) => (Operator::Mask, None),
         Some(OperatorArg::Hash) => {
-            let raw = std::env::var(HASH_KEY_ENV).map_err(|_| format!("--operator hash needs {HASH_KEY_ENV}"))?;
+            let raw = std::env::var(HASH_KEY_ENV)
+                .map_err(|_| format!("--operator hash needs {HASH_KEY_ENV}"))?;
             let key = HashKey::new(raw.into_bytes()).map_err(|e| format!("{HASH_KEY_ENV}: {e}"))?;
             (Operator::Hash, Some(key))
         }
@@ -118,20 +123,35 @@ fn load_profile(name: &str) -> Result<Profile, String> {
         return Profile::preset(name).map_err(|e| e.to_string());
     }
     let doc = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let loaded = if ext == "toml" { Profile::from_toml(&doc) } else { Profile::from_yaml(&doc) };
+    let loaded = if ext == "toml" {
+        Profile::from_toml(&doc)
+    } else {
+        Profile::from_yaml(&doc)
+    };
     loaded.map_err(|e| format!("{name}: {e}"))
 }
 
-fn handle(redactor: &Redactor, redact: bool, plain: bool, n: usize, line: &str) -> Result<String, (Value, String)> {
+fn handle(
+    redactor: &Redactor,
+    redact: bool,
+    plain: bool,
+    n: usize,
+    line: &str,
+) -> Result<String, (Value, String)> {
     let (id, text) = if plain {
         (Value::from(n), line.to_owned())
     } else {
-        let parsed: Line = serde_json::from_str(line).map_err(|e| (id_of(line), format!("line {n}: invalid input: {e}")))?;
+        let parsed: Line = serde_json::from_str(line)
+            .map_err(|e| (id_of(line), format!("line {n}: invalid input: {e}")))?;
         (parsed.id, parsed.text)
     };
     if redact {
         let out = redactor.redact(&text);
-        return Ok(if plain { out } else { json!({ "id": id, "text": out }).to_string() });
+        return Ok(if plain {
+            out
+        } else {
+            json!({ "id": id, "text": out }).to_string()
+        });
     }
     let detections: Vec<Value> = redactor
         .detector()
@@ -152,5 +172,8 @@ fn handle(redactor: &Redactor, redact: bool, plain: bool, n: usize, line: &str) 
 
 /// The id of a line that is JSON but not a valid input, or null.
 fn id_of(line: &str) -> Value {
-    serde_json::from_str::<Value>(line).ok().and_then(|v| v.get("id").cloned()).unwrap_or(Value::Null)
+    serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .unwrap_or(Value::Null)
 }

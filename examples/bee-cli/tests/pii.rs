@@ -23,18 +23,29 @@ fn bee(args: &[&str], input: &str, env: &[(&str, &str)]) -> Output {
 }
 
 fn lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn scan_reports_kind_offsets_text_and_confidence() {
-    let out = bee(&["pii", "scan"], "{\"id\": 7, \"text\": \"mail é a@example.com\"}\n", &[]);
+    let out = bee(
+        &["pii", "scan"],
+        "{\"id\": 7, \"text\": \"mail é a@example.com\"}\n",
+        &[],
+    );
     assert!(out.status.success());
     let v = &lines(&out)[0];
     assert_eq!(v["id"], 7);
     let d = &v["detections"][0];
     assert_eq!(d["kind"], "email");
-    assert_eq!((d["start"].as_u64(), d["end"].as_u64()), (Some(8), Some(21)));
+    assert_eq!(
+        (d["start"].as_u64(), d["end"].as_u64()),
+        (Some(8), Some(21))
+    );
     assert_eq!(d["text"], "a@example.com");
     assert!(d["confidence"].as_f64().unwrap() > 0.5);
 }
@@ -67,15 +78,35 @@ fn hash_operator_needs_its_key() {
     let out = bee(&["pii", "redact", "--operator", "hash"], input, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("BEE_PII_HASH_KEY"));
-    let out = bee(&["pii", "redact", "--operator", "hash"], input, &[("BEE_PII_HASH_KEY", "0123456789abcdef0123")]);
-    assert!(lines(&out)[0]["text"].as_str().unwrap().starts_with("[EMAIL:"));
+    let out = bee(
+        &["pii", "redact", "--operator", "hash"],
+        input,
+        &[("BEE_PII_HASH_KEY", "0123456789abcdef0123")],
+    );
+    assert!(
+        lines(&out)[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[EMAIL:")
+    );
 }
 
 #[test]
 fn plain_mode_reads_lines_of_text() {
-    let out = bee(&["pii", "redact", "--plain"], "call (462) 320-8117\nnothing here\n", &[]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "call [PHONE]\nnothing here\n");
-    let out = bee(&["pii", "scan", "--plain", "--profile", "strict"], "order 123\n", &[]);
+    let out = bee(
+        &["pii", "redact", "--plain"],
+        "call (462) 320-8117\nnothing here\n",
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "call [PHONE]\nnothing here\n"
+    );
+    let out = bee(
+        &["pii", "scan", "--plain", "--profile", "strict"],
+        "order 123\n",
+        &[],
+    );
     assert_eq!(lines(&out)[0]["id"], 1);
 }
 
