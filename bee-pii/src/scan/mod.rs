@@ -99,6 +99,9 @@ const PREFIXES: &[(&str, Prefix)] = &[
     ("-----BEGIN ", Prefix::Pem),
 ];
 
+/// How much text the scanner searches at once (bytes).
+const WINDOW: usize = 16 * 1024;
+
 /// `password is `, found from its middle so that case does not matter for the `P`.
 const PHRASE: &[u8] = b"ssword is ";
 
@@ -177,16 +180,20 @@ impl Scanner {
             text.len().saturating_sub(PREFIX_MARGIN)
         };
         let mut cursor = from;
-        let mut next_prefix = self.find_prefix(text, cursor);
-        let mut next_phrase = self.find_phrase(text, cursor);
+        // The text is searched in windows that stay in the first-level cache: the byte
+        // triggers, the prefix automaton and the phrase finder all run over one window
+        // before the next is read.
+        let mut window = (cursor + WINDOW).min(text.len());
+        let mut next_prefix = self.find_prefix(text, cursor, window);
+        let mut next_phrase = self.find_phrase(text, cursor, window);
         loop {
             if next_prefix.is_some_and(|(p, _)| p < cursor) {
-                next_prefix = self.find_prefix(text, cursor);
+                next_prefix = self.find_prefix(text, cursor, window);
             }
             if next_phrase.is_some_and(|p| p < cursor) {
-                next_phrase = self.find_phrase(text, cursor);
+                next_phrase = self.find_phrase(text, cursor, window);
             }
-            let byte = next_trigger(text, cursor);
+            let byte = next_trigger(&text[..window], cursor);
             let prefix = match (next_prefix, next_phrase) {
                 (Some((a, k)), Some(b)) if a <= b => Some((a, k)),
                 (_, Some(b)) => Some((b, Prefix::PasswordIs)),
@@ -196,6 +203,14 @@ impl Scanner {
                 (Some(b), Some((p, kind))) if p <= b => (p, Some(kind)),
                 (Some(b), _) => (b, None),
                 (None, Some((p, kind))) => (p, Some(kind)),
+                (None, None) if window < text.len() => {
+                    // Nothing left in this window: move on to the next one.
+                    cursor = cursor.max(window);
+                    window = (cursor + WINDOW).min(text.len());
+                    next_prefix = self.find_prefix(text, cursor, window);
+                    next_phrase = self.find_phrase(text, cursor, window);
+                    continue;
+                }
                 (None, None) => {
                     return Stop {
                         resume: cursor.max(limit).min(text.len()),
@@ -218,24 +233,32 @@ impl Scanner {
                 return Stop { resume: pos };
             }
             cursor = next.max(pos + 1);
+            if cursor >= window && window < text.len() {
+                window = (cursor + WINDOW).min(text.len());
+                next_prefix = self.find_prefix(text, cursor, window);
+                next_phrase = self.find_phrase(text, cursor, window);
+            }
         }
     }
 
-    fn find_phrase(&self, text: &[u8], from: usize) -> Option<usize> {
-        let rest = text.get(from..)?;
-        self.phrase.find(rest).map(|i| from + i)
+    /// The first `password is` starting in `from..to`.
+    fn find_phrase(&self, text: &[u8], from: usize, to: usize) -> Option<usize> {
+        let hay = text.get(from..(to + PREFIX_MARGIN).min(text.len()))?;
+        self.phrase.find(hay).map(|i| from + i).filter(|&p| p < to)
     }
 
-    fn find_prefix(&self, text: &[u8], from: usize) -> Option<(usize, Prefix)> {
-        if from >= text.len() {
+    /// The first token prefix starting in `from..to`.
+    fn find_prefix(&self, text: &[u8], from: usize, to: usize) -> Option<(usize, Prefix)> {
+        let end = (to + PREFIX_MARGIN).min(text.len());
+        if from >= end {
             return None;
         }
         // The patterns are fixed, short and few, so the automaton always builds.
         let m = self
             .prefixes
             .as_ref()?
-            .find(Input::new(text).span(from..text.len()))?;
-        Some((m.start(), PREFIXES[m.pattern().as_usize()].1))
+            .find(Input::new(text).span(from..end))?;
+        (m.start() < to).then(|| (m.start(), PREFIXES[m.pattern().as_usize()].1))
     }
 }
 
