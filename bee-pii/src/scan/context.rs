@@ -121,6 +121,15 @@ const OTHER_LABELS: &[&str] = &[
     "line",
     "step",
     "record",
+    "case",
+    "sn",
+    "imei",
+    "vin",
+    "barcode",
+    "upc",
+    "ean",
+    "awb",
+    "waybill",
 ];
 
 /// Labels that say a dotted number is a version, not an address.
@@ -144,6 +153,17 @@ const VERSION_LABELS: &[&str] = &[
     "rev",
     "sdk",
     "api",
+    "downgrade",
+    "downgraded",
+    "downgrading",
+    "hotfix",
+    "kernel",
+    "driver",
+    "fw",
+    "rollback",
+    "versions",
+    "releases",
+    "builds",
 ];
 
 /// Whether one of `words` starts a word within `window` bytes before `pos`, or within

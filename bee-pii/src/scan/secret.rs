@@ -27,8 +27,32 @@ fn starts_token(ctx: &Ctx<'_>, p: usize) -> bool {
     !is_word(prev) && prev != b'-'
 }
 
-/// `ghp_` and its siblings: 36 base62 characters whose last six are a CRC-32 checksum.
-pub(crate) fn github(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+/// An underscore: a key in this workspace's format, or a vendor token whose prefix ends
+/// with `_` (`ghp_`, `github_pat_`, `sk_`, `rk_`, `whsec_`, `npm_`, `hf_`).
+pub(crate) fn underscore(ctx: &Ctx<'_>, u: usize, out: &mut Vec<Candidate>) -> usize {
+    let next = workspace_key(ctx, u, out);
+    if next > u + 1 {
+        return next;
+    }
+    let back = ctx.run_back(u, 7, is_alnum);
+    let start = u - back;
+    if back == 0 || back == 7 {
+        return u + 1;
+    }
+    match &ctx.text[start..u] {
+        b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr" => github(ctx, start, out),
+        b"npm" => github(ctx, start, out),
+        b"github" => github_pat(ctx, start, out),
+        b"sk" | b"rk" => sk_underscore(ctx, start, out),
+        b"whsec" => stripe_webhook(ctx, start, out),
+        b"hf" => hugging_face(ctx, start, out),
+        _ => u + 1,
+    }
+}
+
+/// `ghp_` and its siblings, and `npm_`: 36 base62 characters whose last six are a CRC-32
+/// checksum of the 30 before them.
+fn github(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     if !starts_token(ctx, p) {
         return p + 1;
     }
@@ -43,7 +67,7 @@ pub(crate) fn github(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize
 }
 
 /// Fine-grained GitHub tokens: `github_pat_`, 22 characters, `_`, 59 characters.
-pub(crate) fn github_pat(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+fn github_pat(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     let a = ctx.run(p + 11, 23, b62);
     if !starts_token(ctx, p) || a != 22 || ctx.byte(p + 33) != b'_' {
         return p + 1;
@@ -74,7 +98,7 @@ pub(crate) fn aws(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
 }
 
 /// `sk_` and `rk_`: Stripe keys (`sk_live_...`) and other secret keys of that shape.
-pub(crate) fn sk_underscore(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+fn sk_underscore(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     if !starts_token(ctx, p) {
         return p + 1;
     }
@@ -96,6 +120,45 @@ pub(crate) fn sk_underscore(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -
         ctx.push(out, Kind::ApiKey, p, end, 0.95);
     } else if n >= 20 && random_looking(value) {
         ctx.push(out, Kind::ApiKey, p, end, 0.85);
+    }
+    end
+}
+
+/// Hugging Face tokens: `hf_` and at least 30 letters and digits.
+fn hugging_face(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+    if !starts_token(ctx, p) {
+        return p + 1;
+    }
+    let n = ctx.run(p + 3, 64, b62);
+    let end = p + 3 + n;
+    if (30..=40).contains(&n) && !is_word(ctx.byte(end)) && random_looking(&ctx.text[p + 3..end]) {
+        ctx.push(out, Kind::ApiKey, p, end, 0.9);
+    }
+    end
+}
+
+/// Google API keys: `AIza` and 35 characters of `[A-Za-z0-9_-]`.
+pub(crate) fn google(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+    if !starts_token(ctx, p) {
+        return p + 1;
+    }
+    let n = ctx.run(p + 4, 40, b64url);
+    let end = p + 4 + n;
+    if n == 35 && !is_word(ctx.byte(end)) && ctx.byte(end) != b'-' {
+        ctx.push(out, Kind::ApiKey, p, end, 0.9);
+    }
+    end
+}
+
+/// GitLab personal access tokens: `glpat-` and at least 20 characters of `[A-Za-z0-9_-]`.
+pub(crate) fn gitlab(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+    if !starts_token(ctx, p) {
+        return p + 1;
+    }
+    let n = ctx.run(p + 6, 128, b64url);
+    let end = p + 6 + n;
+    if n >= 20 && !is_word(ctx.byte(end)) {
+        ctx.push(out, Kind::ApiKey, p, end, 0.9);
     }
     end
 }
@@ -124,7 +187,7 @@ pub(crate) fn sk_dash(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usiz
 }
 
 /// Stripe webhook signing secrets: `whsec_` and at least 24 base64 characters.
-pub(crate) fn stripe_webhook(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
+fn stripe_webhook(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     if !starts_token(ctx, p) {
         return p + 1;
     }
@@ -225,7 +288,7 @@ pub(crate) fn pem(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
 
 /// Keys in this workspace's format, `<prefix>_<12 base62>_<49 base62>`, found at the
 /// underscore before the key id and validated by their CRC-32 checksum.
-pub(crate) fn workspace_key(ctx: &Ctx<'_>, u: usize, out: &mut Vec<Candidate>) -> usize {
+fn workspace_key(ctx: &Ctx<'_>, u: usize, out: &mut Vec<Candidate>) -> usize {
     if ctx.run(u + 1, 13, b62) != 12 || ctx.byte(u + 13) != b'_' {
         return u + 1;
     }
