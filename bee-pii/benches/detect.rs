@@ -73,7 +73,8 @@ const ITEMS: &[&str] = &[
     "password: Xk3!pQ9z",
 ];
 
-/// Deterministic pseudo-random prose with an item of PII every `every` bytes (0: none).
+/// Deterministic pseudo-random prose with an item of PII in the middle of every `every`
+/// bytes (0: none).
 fn text(len: usize, every: usize) -> String {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
@@ -83,7 +84,6 @@ fn text(len: usize, every: usize) -> String {
         state
     };
     let mut out = String::with_capacity(len + 64);
-    let mut since = 0;
     let mut item = 0;
     while out.len() < len {
         let words = 6 + (next() % 12) as usize;
@@ -101,8 +101,7 @@ fn text(len: usize, every: usize) -> String {
             }
         }
         out.push_str(if next() % 5 == 0 { "?\n" } else { ". " });
-        since = out.len() - since.min(out.len());
-        if every > 0 && out.len() / every > item {
+        if every > 0 && (out.len() + every / 2) / every > item {
             out.push_str("Here it is: ");
             out.push_str(ITEMS[item % ITEMS.len()]);
             out.push_str(". ");
@@ -126,7 +125,7 @@ fn bench(c: &mut Criterion) {
     let cases = [
         ("prose_1k", text(1 << 10, 0)),
         ("prose_1m", text(1 << 20, 0)),
-        ("chat_1k", text(1 << 10, 5 << 10)),
+        ("chat_5k", text(5 << 10, 5 << 10)),
         ("chat_1m", text(1 << 20, 5 << 10)),
         ("dense_64k", text(64 << 10, 100)),
     ];

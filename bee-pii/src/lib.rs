@@ -110,3 +110,8 @@ pub use profile::{DenyTerm, Profile, Recognizer, Validator};
 pub use redact::{HashKey, Operator, Redaction, RedactionPolicy, Redactor};
 pub use stream::StreamRedactor;
 pub use vault::{DEFAULT_VAULT_LIMIT, Vault};
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -118,3 +118,14 @@ fn spans_point_into_the_original_text() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].text(text), "４１１１ １１１１ １１１１ １１１１");
 }
+
+#[test]
+fn server_types_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Detector>();
+    shared::<bee_pii::Redactor>();
+    shared::<bee_pii::Vault>();
+    shared::<bee_pii::MessagePolicy>();
+    fn sendable<T: Send + 'static>() {}
+    sendable::<bee_pii::StreamRedactor>();
+}
