@@ -141,8 +141,8 @@ fn handle(
     let (id, text) = if plain {
         (Value::from(n), line.to_owned())
     } else {
-        let parsed: Line = serde_json::from_str(line)
-            .map_err(|e| (id_of(line), format!("line {n}: invalid input: {e}")))?;
+        let parsed: Line =
+            serde_json::from_str(line).map_err(|e| (id_of(line), describe(n, &e)))?;
         (parsed.id, parsed.text)
     };
     if redact {
@@ -168,6 +168,18 @@ fn handle(
         })
         .collect();
     Ok(json!({ "id": id, "detections": detections }).to_string())
+}
+
+/// Says what is wrong with a line without quoting it: serde's messages can repeat the
+/// offending value, which may be the very data this command is meant to hide.
+fn describe(n: usize, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax | Category::Eof => "not a JSON object",
+        Category::Data => "expected {\"id\": ..., \"text\": \"...\"}",
+        Category::Io => "cannot be read",
+    };
+    format!("line {n}: {what} (column {})", e.column())
 }
 
 /// The id of a line that is JSON but not a valid input, or null.

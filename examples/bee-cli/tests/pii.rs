@@ -116,3 +116,16 @@ fn unknown_profile_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile"));
 }
+
+#[test]
+fn error_lines_do_not_repeat_the_input() {
+    let out = bee(
+        &["pii", "scan"],
+        "{\"id\": 1, \"text\": 4111111111111111}\n",
+        &[],
+    );
+    let v = lines(&out);
+    let error = v[0]["error"].as_str().unwrap();
+    assert!(!error.contains("4111"), "{error}");
+    assert_eq!(v[0]["id"], 1);
+}
