@@ -341,7 +341,10 @@ pub(crate) fn assignment(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> u
         Name::Secret if ctx.on(&Kind::ApiKey) => secret_value(ctx, p + 1, out),
         Name::Authorization if ctx.on(&Kind::ApiKey) => authorization_value(ctx, p + 1, out),
         _ => p + 1,
-    }
+    };
+    // The value is scanned again by the other matchers: a vendor token or a card number
+    // inside it is more specific than the assignment and wins the overlap.
+    p + 1
 }
 
 /// `password is ...` in prose.
@@ -557,7 +560,7 @@ fn password_like(value: &[u8], prose: bool) -> bool {
     }
     let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
     let trimmed = lower.trim_end_matches(['.', '!', '?', ':']);
-    if PASSWORD_STOP.contains(&trimmed) || placeholder(&lower) {
+    if PASSWORD_STOP.contains(&trimmed) || placeholder(&lower) || variable(value) {
         return false;
     }
     if value
@@ -609,7 +612,16 @@ fn placeholder(lower: &str) -> bool {
         "[",
         "•",
     ];
-    MARKS.iter().any(|m| lower.contains(m)) || lower.starts_with('$')
+    MARKS.iter().any(|m| lower.contains(m))
+}
+
+/// A shell or environment variable such as `$DB_PASSWORD`, not a value.
+fn variable(value: &[u8]) -> bool {
+    value.len() > 1
+        && value[0] == b'$'
+        && value[1..]
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn secret_byte(b: u8) -> bool {
@@ -625,7 +637,7 @@ fn secret_value(ctx: &Ctx<'_>, at: usize, out: &mut Vec<Candidate>) -> usize {
         return e;
     }
     let lower = String::from_utf8_lossy(value).to_ascii_lowercase();
-    if value.len() >= 16 && random_looking(value) && !placeholder(&lower) {
+    if value.len() >= 16 && random_looking(value) && !placeholder(&lower) && !variable(value) {
         ctx.push(out, Kind::ApiKey, s, e, 0.75);
     }
     e
