@@ -447,6 +447,9 @@ fn value_span(ctx: &Ctx<'_>, at: usize, stop: impl Fn(u8) -> bool) -> Option<(us
 }
 
 fn password_value(ctx: &Ctx<'_>, at: usize, confidence: f32, out: &mut Vec<Candidate>) -> usize {
+    if bracketed(ctx, at) {
+        return at;
+    }
     let Some((s, mut e)) = value_span(ctx, at, |b| b.is_ascii_whitespace()) else {
         return at;
     };
@@ -484,6 +487,19 @@ fn password_value(ctx: &Ctx<'_>, at: usize, confidence: f32, out: &mut Vec<Candi
         ctx.push(out, Kind::Password, s, e, confidence);
     }
     e.max(at)
+}
+
+/// Whether the value at `at` is `<...>` or `[...]` on one line: a template or a mask,
+/// such as `<your password>` or `[hidden]`.
+fn bracketed(ctx: &Ctx<'_>, at: usize) -> bool {
+    let at = at + ctx.run(at, 4, |b| b == b' ' || b == b'\t');
+    let close = match ctx.byte(at) {
+        b'<' => b'>',
+        b'[' => b']',
+        _ => return false,
+    };
+    let n = ctx.run(at + 1, 64, |b| b != close && b != b'\n');
+    n < 64 && ctx.byte(at + 1 + n) == close
 }
 
 /// Values after `password:` that are words about the password, not the password.
@@ -601,18 +617,20 @@ fn placeholder(lower: &str) -> bool {
         "sample",
         "redacted",
         "insert",
-        "<",
         "${",
         "$(",
         "{{",
-        "%s",
         "process.env",
         "os.environ",
         "getenv",
-        "[",
         "•",
     ];
+    // Whole-value forms: `<password>`, `[REDACTED]`, a printf slot.
+    let wrapped = |open: char, close: char| lower.starts_with(open) && lower.ends_with(close);
     MARKS.iter().any(|m| lower.contains(m))
+        || wrapped('<', '>')
+        || wrapped('[', ']')
+        || matches!(lower, "%s" | "%v" | "{}" | "?")
 }
 
 /// A shell or environment variable such as `$DB_PASSWORD`, not a value.
