@@ -18,7 +18,8 @@
 //! - [`Vault`]: reversible pseudonymisation for one conversation (`[EMAIL_1]`), shared
 //!   between threads, bounded, serialisable for encrypted storage.
 //! - [`StreamRedactor`]: redacts a model's streamed answer chunk by chunk, with output
-//!   equal to redacting the whole text.
+//!   equal to redacting the whole text; [`StreamRestorer`] puts a vault's values back into
+//!   a streamed answer the same way.
 //! - [`MessagePolicy`]: chat input limits, control and invisible characters, markup that
 //!   would run in a browser; [`escape_html`] for output.
 //!
@@ -109,7 +110,7 @@ pub use message::{
 pub use profile::{DenyTerm, Profile, Recognizer, Validator};
 pub use redact::{HashKey, Operator, Redaction, RedactionPolicy, Redactor};
 pub use stream::StreamRedactor;
-pub use vault::{DEFAULT_VAULT_LIMIT, Vault};
+pub use vault::{DEFAULT_VAULT_LIMIT, StreamRestorer, Vault};
 
 /// The README's example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]

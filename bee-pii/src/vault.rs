@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroize;
@@ -113,7 +113,11 @@ impl Vault {
             if open < at {
                 continue;
             }
-            let Some(close) = bytes[open..].iter().take(64).position(|&b| b == b']') else {
+            let Some(close) = bytes[open..]
+                .iter()
+                .take(PLACEHOLDER_MAX)
+                .position(|&b| b == b']')
+            else {
                 continue;
             };
             let token = &text[open..=open + close];
@@ -235,7 +239,10 @@ fn literal_placeholders(text: &str) -> HashSet<&str> {
     let bytes = text.as_bytes();
     memchr::memchr_iter(b'[', bytes)
         .filter_map(|open| {
-            let close = bytes[open..].iter().take(64).position(|&b| b == b']')?;
+            let close = bytes[open..]
+                .iter()
+                .take(PLACEHOLDER_MAX)
+                .position(|&b| b == b']')?;
             text.get(open..=open + close)
         })
         .collect()
@@ -307,6 +314,69 @@ impl<'de> Deserialize<'de> for Vault {
         })
     }
 }
+
+/// Restores placeholders in text that arrives in chunks (a model's streamed answer).
+///
+/// A chunk may end inside a placeholder (`[EMA` + `IL_1]`): text from the last unclosed
+/// `[` on is held back until its `]` arrives or it is too long to be a placeholder. The
+/// output of all [`StreamRestorer::push`] calls and [`StreamRestorer::finish`] together
+/// equals [`Vault::restore`] of the whole text.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use bee_pii::{Detector, StreamRestorer, Vault};
+///
+/// let vault = Arc::new(Vault::default());
+/// let _ = vault.pseudonymise(&Detector::default(), "ana@example.org");
+/// let mut stream = StreamRestorer::new(vault);
+/// let mut out = stream.push("Sent to [EMA");
+/// out += &stream.push("IL_1].");
+/// out += &stream.finish();
+/// assert_eq!(out, "Sent to ana@example.org.");
+/// ```
+#[derive(Debug)]
+pub struct StreamRestorer {
+    vault: Arc<Vault>,
+    pending: String,
+}
+
+impl StreamRestorer {
+    /// A restorer for placeholders of `vault`.
+    #[must_use]
+    pub fn new(vault: Arc<Vault>) -> Self {
+        StreamRestorer {
+            vault,
+            pending: String::new(),
+        }
+    }
+
+    /// Adds a chunk and returns the restored text that is now final (possibly empty).
+    #[must_use]
+    pub fn push(&mut self, chunk: &str) -> String {
+        self.pending.push_str(chunk);
+        let cut = match self.pending.rfind('[') {
+            Some(i)
+                if !self.pending[i..].contains(']') && self.pending.len() - i < PLACEHOLDER_MAX =>
+            {
+                i
+            }
+            _ => self.pending.len(),
+        };
+        let rest = self.pending.split_off(cut);
+        let ready = std::mem::replace(&mut self.pending, rest);
+        self.vault.restore(&ready)
+    }
+
+    /// Ends the stream and returns the rest of the restored text.
+    #[must_use]
+    pub fn finish(self) -> String {
+        self.vault.restore(&self.pending)
+    }
+}
+
+/// The longest `[...]` that can be a placeholder, brackets included.
+const PLACEHOLDER_MAX: usize = 64;
 
 fn placeholder_number(kind: &Kind, placeholder: &str) -> Option<u32> {
     let inner = placeholder.strip_prefix('[')?.strip_suffix(']')?;

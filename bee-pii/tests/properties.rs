@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use bee_pii::{Detector, Profile, Redactor, StreamRedactor, Vault};
+use bee_pii::{Detector, Profile, Redactor, StreamRedactor, StreamRestorer, Vault};
 use proptest::prelude::*;
 
 const SAMPLES: &[&str] = &[
@@ -131,6 +131,20 @@ proptest! {
         if !t.contains('[') {
             prop_assert_eq!(out, whole);
         }
+    }
+
+    #[test]
+    fn streaming_restore_equals_whole_text_restore(t in text(), size in 1usize..16) {
+        let vault = Arc::new(Vault::default());
+        let p = vault.pseudonymise(&strict(), &t);
+        let whole = vault.restore(&p);
+        let mut stream = StreamRestorer::new(vault);
+        let mut out = String::new();
+        for part in chunk(&p, &[size]) {
+            out += &stream.push(&part);
+        }
+        out += &stream.finish();
+        prop_assert_eq!(out, whole);
     }
 
     #[test]
