@@ -245,7 +245,15 @@ fn contains_word(hay: &[u8], words: &[&str]) -> bool {
     let mut prev_alpha = false;
     for (i, &b) in hay.iter().enumerate() {
         let alpha = b.is_ascii_alphabetic();
-        if alpha && !prev_alpha && words.iter().any(|w| word_at(hay, i, w.as_bytes())) {
+        let first = b.to_ascii_lowercase();
+        let starts = |w: &&&str| w.as_bytes().first() == Some(&first);
+        if alpha
+            && !prev_alpha
+            && words
+                .iter()
+                .filter(starts)
+                .any(|w| word_at(hay, i, w.as_bytes()))
+        {
             return true;
         }
         prev_alpha = alpha;
