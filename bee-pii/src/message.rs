@@ -106,7 +106,8 @@ pub enum MessageError {
     /// Nothing but whitespace (or nothing at all) after normalisation.
     #[error("message is empty")]
     Empty,
-    /// More characters than the policy allows.
+    /// More characters than the policy allows, counted after normalisation; input over
+    /// sixteen bytes per allowed character is refused before normalising, counted raw.
     #[error("message has {actual} characters, more than the limit of {limit}")]
     TooManyChars {
         /// The policy's limit.

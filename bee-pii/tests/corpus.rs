@@ -110,3 +110,12 @@ fn own_trap_cases_are_found_with_no_false_alarm() {
     let failures = run(include_str!("data/extra.jsonl"), "moderate");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn strict_profile_finds_everything_moderate_finds() {
+    // Strict also reports weak kinds without context words; whatever else it adds, it
+    // must not lose anything the moderate profile finds.
+    let failures = run(include_str!("data/cases.jsonl"), "strict");
+    let missed: Vec<_> = failures.iter().filter(|f| f.contains("missed")).collect();
+    assert!(missed.is_empty(), "{missed:?}");
+}
