@@ -234,17 +234,21 @@ fn num(digits: &[u8]) -> u32 {
 
 fn ipv4(ctx: &Ctx<'_>, tok: &Token, digits: &[u8], lens: &[usize], out: &mut Vec<Candidate>) {
     let mut at = 0;
+    let mut padded = false;
     for &l in lens {
         let octet = &digits[at..at + l];
-        if num(octet) > 255 || (l > 1 && octet[0] == b'0') {
+        if num(octet) > 255 {
             return;
         }
+        // `010.001.002.003` is still an address in many logs, if a less certain one.
+        padded |= l > 1 && octet[0] == b'0';
         at += l;
     }
     if context::labelled_version(ctx, tok.start) {
         return;
     }
-    ctx.push(out, Kind::IpAddress, tok.start, tok.end(4), 0.85);
+    let confidence = if padded { 0.6 } else { 0.85 };
+    ctx.push(out, Kind::IpAddress, tok.start, tok.end(4), confidence);
 }
 
 /// Numeric dates. Only a date next to birth words is reported; any date is consumed so
