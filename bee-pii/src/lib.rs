@@ -83,6 +83,10 @@
 //!   holds the raw values) to keep pseudonyms across requests or restarts. Once full,
 //!   new values are labelled and cannot be restored. Text that already holds one of the
 //!   vault's placeholders literally is restored to that placeholder's value.
+//! - Restoring puts real values back into whatever the model wrote around the
+//!   placeholders. A model steered by injected instructions can place `[EMAIL_1]` inside
+//!   a link or an image URL that the user's browser then fetches: render restored answers
+//!   as escaped text, or restore only where links are not followed automatically.
 //! - The streaming redactor's output equals whole-text redaction for the built-in kinds
 //!   and deny lists; custom recognizers are exact only for matches no longer than their
 //!   `max_len`, and patterns anchored with `^` or `\A` may match differently mid-stream.
