@@ -311,11 +311,30 @@ pub fn github_classic(token: &[u8]) -> bool {
     crc_base62(&token[4..34]) == token[34..40]
 }
 
-/// Whether a key in this workspace's format (`<prefix>_<12>_<43><6>`) carries the
-/// CRC-32 of everything before its checksum, written as six base62 digits.
+/// Whether `key` has this workspace's key shape (`<prefix>_<12>_<43><6>`, the prefix
+/// 1 to 32 of `[a-z0-9_]` starting with a letter and not ending with `_`, the rest
+/// base62) and carries the CRC-32 of everything before its checksum, written as six
+/// base62 digits.
 #[must_use]
 pub fn workspace_key(key: &[u8]) -> bool {
-    key.len() > 63 && crc_base62(&key[..key.len() - 6]) == key[key.len() - 6..]
+    const TAIL: usize = 1 + 12 + 1 + 49;
+    let Some(prefix_len) = key.len().checked_sub(TAIL) else {
+        return false;
+    };
+    let (prefix, tail) = key.split_at(prefix_len);
+    let prefix_ok = (1..=32).contains(&prefix.len())
+        && prefix[0].is_ascii_lowercase()
+        && prefix[prefix.len() - 1] != b'_'
+        && prefix
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let b62 = |part: &[u8]| part.iter().all(u8::is_ascii_alphanumeric);
+    prefix_ok
+        && tail[0] == b'_'
+        && tail[13] == b'_'
+        && b62(&tail[1..13])
+        && b62(&tail[14..])
+        && crc_base62(&key[..key.len() - 6]) == key[key.len() - 6..]
 }
 
 fn crc_base62(data: &[u8]) -> [u8; 6] {

@@ -84,8 +84,10 @@ pub(crate) fn at_digit(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usi
         if let Some(end) = net::mac_around(ctx, p, out) {
             return end;
         }
+        // Skip the rest of the identifier, but stop at '_' and '@': a key or an email
+        // address can start right there, and their matchers are found from that byte.
         let end = tok.end(tok.n);
-        return end + ctx.run(end, 4096, |b| is_word(b) || b == b'@' || b == b',');
+        return end + ctx.run(end, 4096, |b| is_alnum(b) || b == b',');
     }
     for k in (1..=tok.n).rev() {
         if let Some(next) = classify(ctx, &tok, k, out) {
@@ -108,7 +110,8 @@ fn inside_word(ctx: &Ctx<'_>, p: usize, out: &mut Vec<Candidate>) -> usize {
     if let Some(end) = net::mac_around(ctx, p, out) {
         return end;
     }
-    p + ctx.run(p, 4096, is_word)
+    // Stop at '_': the rest of the word may be a key whose prefix holds this digit.
+    p + ctx.run(p, 4096, is_alnum)
 }
 
 fn is_currency(ctx: &Ctx<'_>, p: usize) -> bool {
