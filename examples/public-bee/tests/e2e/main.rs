@@ -1,0 +1,11 @@
+//! End-to-end tests of the reference server: real HTTP against a server on an ephemeral
+//! port with a temporary data folder, and the records against SQLite and the test
+//! PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod harness;
+mod http_basics;
+mod openai_backend;
+mod pg;
+mod store;
