@@ -13,8 +13,11 @@ use public_bee::model::{KnowledgeEntry, Role};
 use public_bee::secret::Secret;
 use serde_json::{Value, json};
 
+/// The authorization header and body of each call.
+type Call = (Option<String>, Value);
+
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Option<String>, Value)>>>);
+struct Seen(Arc<Mutex<Vec<Call>>>);
 
 async fn completions(
     State(seen): State<Seen>,
