@@ -73,7 +73,7 @@ pub struct Cli {
     #[arg(long, env = "PUBLIC_BEE_CHAT_BACKEND", value_enum)]
     pub chat_backend: Option<BackendKind>,
 
-    /// Base URL of the OpenAI-compatible backend, such as https://api.example.com/v1
+    /// Base URL of the OpenAI-compatible backend, such as `https://api.example.com/v1`
     #[arg(long, env = "PUBLIC_BEE_OPENAI_BASE_URL", value_name = "URL")]
     pub openai_base_url: Option<String>,
 
