@@ -58,6 +58,7 @@
 //! admin API is not meant for browsers).
 
 pub mod backend;
+pub mod bots;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
