@@ -82,13 +82,13 @@ impl ServerBuilder {
         let config = self.config;
         let data_dir = DataDir::open(&config.data_dir)?;
         let database_url = config.database_url.as_ref().map(|u| u.expose());
-        let store = store::open(database_url, &data_dir.sqlite_path()).await?;
+        let database = store::open(database_url, &data_dir.sqlite_path()).await?;
         let backend = match self.backend {
             Some(backend) => backend,
             None => configured_backend(&config.chat.backend)?,
         };
         let state = AppState {
-            store,
+            store: database.store,
             backend,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             metrics: Arc::new(Metrics::default()),

@@ -149,6 +149,25 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The database connection pool, for the crates whose stores keep their own tables in the
+/// same database (API keys, for one).
+#[derive(Debug, Clone)]
+pub enum Pool {
+    /// The embedded SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+/// The opened database: the server's records and the pool they use.
+#[derive(Clone)]
+pub struct Database {
+    /// The server's records.
+    pub store: Arc<dyn Store>,
+    /// The pool, shared with other stores.
+    pub pool: Pool,
+}
+
 /// Opens the PostgreSQL store when a URL is given, else the SQLite store at `sqlite_path`,
 /// and applies the migrations.
 ///
@@ -158,9 +177,23 @@ impl From<sqlx::Error> for StoreError {
 pub async fn open(
     database_url: Option<&str>,
     sqlite_path: &std::path::Path,
-) -> Result<Arc<dyn Store>, StoreError> {
+) -> Result<Database, StoreError> {
     Ok(match database_url {
-        Some(url) => Arc::new(PostgresStore::connect(url).await?),
-        None => Arc::new(SqliteStore::open(sqlite_path).await?),
+        Some(url) => {
+            let store = PostgresStore::connect(url).await?;
+            let pool = Pool::Postgres(store.pool().clone());
+            Database {
+                store: Arc::new(store),
+                pool,
+            }
+        }
+        None => {
+            let store = SqliteStore::open(sqlite_path).await?;
+            let pool = Pool::Sqlite(store.pool().clone());
+            Database {
+                store: Arc::new(store),
+                pool,
+            }
+        }
     })
 }
