@@ -1,12 +1,28 @@
 //! `bee`: the operator tool of the bee security workspace.
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod key;
 
 /// The operator tool of the bee security workspace.
 #[derive(Debug, Parser)]
 #[command(name = "bee", version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let Cli {} = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// API keys: make one, or check one offline.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Key(command) => key::run(command),
+    }
 }
