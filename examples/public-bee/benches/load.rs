@@ -18,6 +18,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
+    clippy::cast_possible_truncation,
     missing_docs
 )]
 

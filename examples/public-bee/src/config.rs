@@ -27,6 +27,8 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 pub const DEFAULT_BACKEND_TIMEOUT_SECS: u64 = 20;
 /// Default number of earlier turns of a conversation sent to the backend.
 pub const DEFAULT_HISTORY_TURNS: usize = 10;
+/// Default prefix of the API keys the server issues.
+pub const DEFAULT_KEY_PREFIX: &str = "pb";
 /// Environment variable that holds the OpenAI-compatible backend's API key.
 pub const OPENAI_API_KEY_ENV: &str = "PUBLIC_BEE_OPENAI_API_KEY";
 
@@ -137,8 +139,23 @@ pub struct Config {
     pub http: HttpConfig,
     /// Chat backend settings.
     pub chat: ChatConfig,
+    /// API keys and access policies.
+    pub auth: AuthConfig,
     /// Log format.
     pub log_format: LogFormat,
+}
+
+/// API keys and access policies. The files are YAML (`.yaml`, `.yml`) or TOML (`.toml`)
+/// in the forms bee-auth documents.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The key policy file; without it, bee-auth's defaults with the prefix `pb`.
+    pub key_policy_file: Option<PathBuf>,
+    /// The roles file; without it, bee-auth's default roles.
+    pub roles_file: Option<PathBuf>,
+    /// The ABAC rules for keys bound to a tenant; without it, tenant isolation and
+    /// "live bots only" for chat.
+    pub abac_file: Option<PathBuf>,
 }
 
 /// HTTP settings.
@@ -250,6 +267,11 @@ impl Config {
                 backend: BackendConfig::Offline,
                 history_turns: DEFAULT_HISTORY_TURNS,
             },
+            auth: AuthConfig {
+                key_policy_file: None,
+                roles_file: None,
+                abac_file: None,
+            },
             log_format: LogFormat::Text,
         }
     }
@@ -258,6 +280,7 @@ impl Config {
         let http = file.http.unwrap_or_default();
         let chat = file.chat.unwrap_or_default();
         let openai = chat.openai.unwrap_or_default();
+        let auth = file.auth.unwrap_or_default();
 
         let database_url = cli.database_url.or(file.database_url);
         let redis_url = cli.redis_url.or(file.redis_url);
@@ -297,6 +320,11 @@ impl Config {
                 )?,
                 history_turns: chat.history_turns.unwrap_or(DEFAULT_HISTORY_TURNS),
             },
+            auth: AuthConfig {
+                key_policy_file: auth.key_policy_file,
+                roles_file: auth.roles_file,
+                abac_file: auth.abac_file,
+            },
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
         };
         Ok(config)
@@ -316,6 +344,15 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     http: Option<FileHttp>,
     chat: Option<FileChat>,
+    auth: Option<FileAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    key_policy_file: Option<PathBuf>,
+    roles_file: Option<PathBuf>,
+    abac_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

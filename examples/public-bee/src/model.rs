@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// 1 to 64 characters of `[a-z0-9_-]`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
+pub struct TenantId(bee_auth::TenantId);
 
 /// Identifier of a bot: `bot_` followed by 32 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ pub struct InvalidId {
 impl TenantId {
     /// The tenant of the bootstrap admin and of bots created without a tenant.
     pub fn default_tenant() -> Self {
-        Self("default".into())
+        Self::parse("default").unwrap_or_else(|_| unreachable!("a valid tenant id"))
     }
 
     /// Parses a tenant id.
@@ -48,13 +48,22 @@ impl TenantId {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        ok.then(|| Self(text.to_owned()))
-            .ok_or(InvalidId { kind: "tenant" })
+        let invalid = InvalidId { kind: "tenant" };
+        if !ok {
+            return Err(invalid);
+        }
+        // The same id for bee-auth, whose rules are wider than these.
+        bee_auth::TenantId::new(text).map(Self).map_err(|_| invalid)
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// The same tenant, as bee-auth names it.
+    pub fn to_auth(&self) -> bee_auth::TenantId {
+        self.0.clone()
     }
 }
 
@@ -116,7 +125,27 @@ macro_rules! text_id_traits {
     )*};
 }
 
-text_id_traits!(TenantId, BotId, ConversationId);
+text_id_traits!(BotId, ConversationId);
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = InvalidId;
+
+    fn try_from(text: String) -> Result<Self, InvalidId> {
+        Self::parse(&text)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> String {
+        id.as_str().to_owned()
+    }
+}
 
 /// A bot: a chatbot with its own knowledge, keys and limits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{Auth, AuthSetupError};
 use crate::backend::{BackendError, ChatBackend, OfflineResponder, OpenAiBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BackendConfig, Config};
@@ -40,6 +41,9 @@ pub enum ServerError {
     /// The records cannot be reached or migrated.
     #[error("cannot open the records")]
     Store(#[from] StoreError),
+    /// Keys and policies cannot be set up.
+    #[error("cannot set up api keys")]
+    Auth(#[from] AuthSetupError),
     /// The chat backend cannot be set up.
     #[error("cannot set up the chat backend")]
     Backend(#[from] BackendError),
@@ -87,10 +91,18 @@ impl ServerBuilder {
             Some(backend) => backend,
             None => configured_backend(&config.chat.backend)?,
         };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let auth = Auth::open(&config.auth, &data_dir, &database.pool, Arc::clone(&clock)).await?;
+        let bootstrap = data_dir.bootstrap_key_path();
+        if auth.bootstrap(&bootstrap).await? {
+            // The path only: the key itself is never printed or logged.
+            tracing::info!(path = %bootstrap.display(), "bootstrap admin key written");
+        }
         let state = AppState {
             store: database.store,
+            auth: Arc::new(auth),
             backend,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock,
             metrics: Arc::new(Metrics::default()),
         };
 

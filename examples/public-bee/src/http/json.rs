@@ -1,8 +1,9 @@
 //! A JSON body extractor whose rejections follow the error model.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use http::StatusCode;
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
+use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -20,9 +21,34 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(rejected(&rejection)),
+        }
+    }
+}
+
+/// An optional JSON body: a request with no body and no content type has none.
+impl<T, S> OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if req.headers().contains_key(header::CONTENT_TYPE) {
+            return <Self as FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some);
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::bad_request("the body cannot be read"))?;
+        if body.is_empty() {
+            Ok(None)
+        } else {
+            Err(ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE))
         }
     }
 }

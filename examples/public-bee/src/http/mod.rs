@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -13,13 +13,16 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::auth::Auth;
 use crate::backend::ChatBackend;
 use crate::clock::Clock;
 use crate::config::HttpConfig;
 use crate::store::Store;
 
+mod admin;
 pub mod client;
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod layers;
 pub mod metrics;
@@ -38,6 +41,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     /// The records.
     pub store: Arc<dyn Store>,
+    /// API keys, roles and rules.
+    pub auth: Arc<Auth>,
     /// The chat backend.
     pub backend: Arc<dyn ChatBackend>,
     /// The clock.
@@ -54,10 +59,30 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
         .route("/api/public/bots/{bot_id}", get(public::bot))
         .layer(layers::bot_cors(Arc::clone(&state.store)));
 
+    let admin = Router::new()
+        .route(
+            "/api/admin/bots",
+            post(admin::create_bot).get(admin::list_bots),
+        )
+        .route(
+            "/api/admin/bots/{bot_id}",
+            get(admin::bot)
+                .patch(admin::update_bot)
+                .delete(admin::delete_bot),
+        )
+        .route("/api/admin/bots/{bot_id}/keys", post(admin::create_bot_key))
+        .route("/api/admin/keys", post(admin::create_admin_key))
+        .route("/api/admin/keys/{key_id}", get(admin::key))
+        .route("/api/admin/keys/{key_id}/rotate", post(admin::rotate_key))
+        .route("/api/admin/keys/{key_id}/revoke", post(admin::revoke_key))
+        .route("/api/admin/keys/{key_id}/suspend", post(admin::suspend_key))
+        .route("/api/admin/keys/{key_id}/resume", post(admin::resume_key));
+
     let metrics = Arc::clone(&state.metrics);
     let api = Router::new()
         .route("/health", get(public::health))
         .merge(public)
+        .merge(admin)
         .with_state(state);
     with_outer_layers(api, http, metrics)
 }

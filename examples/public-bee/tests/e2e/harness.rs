@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use public_bee::backend::ChatBackend;
+use public_bee::clock::ManualClock;
 use public_bee::config::Config;
 use public_bee::http::AppState;
 use public_bee::server::{Server, ServerError};
@@ -26,18 +27,24 @@ pub(crate) struct TestServer {
 pub(crate) struct Options {
     pub(crate) config: Config,
     pub(crate) backend: Option<Arc<dyn ChatBackend>>,
+    pub(crate) clock: Option<Arc<ManualClock>>,
     data: TempDir,
 }
 
 impl Options {
     /// Defaults, with a fresh data folder and port 0.
     pub(crate) fn new() -> Self {
-        let data = tempfile::tempdir().unwrap();
+        Self::on(tempfile::tempdir().unwrap())
+    }
+
+    /// Defaults, on the data folder of an earlier server.
+    pub(crate) fn on(data: TempDir) -> Self {
         let mut config = Config::with_data_dir(data.path().join("data"));
         config.listen = "127.0.0.1:0".parse().unwrap();
         Self {
             config,
             backend: None,
+            clock: None,
             data,
         }
     }
@@ -46,6 +53,9 @@ impl Options {
         let mut builder = Server::builder(self.config);
         if let Some(backend) = self.backend {
             builder = builder.backend(backend);
+        }
+        if let Some(clock) = self.clock.clone() {
+            builder = builder.clock(clock);
         }
         let server = builder.bind().await.unwrap();
         let addr = server.local_addr().unwrap();
@@ -73,12 +83,59 @@ impl TestServer {
         Options::new().start().await
     }
 
+    /// The data folder.
+    pub(crate) fn data_path(&self) -> std::path::PathBuf {
+        self.data.path().join("data")
+    }
+
+    /// The bootstrap admin key, as written on first start.
+    pub(crate) fn admin_key(&self) -> String {
+        let path = self.data_path().join("bootstrap-admin-key");
+        std::fs::read_to_string(path).unwrap().trim().to_owned()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(self.url(path))
+    }
+
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+
+    /// A request with a bearer key.
+    pub(crate) fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// `POST` of a JSON body with a key; the status and the JSON answer.
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self
+            .call(method, path, key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Stops the server gracefully and hands back its data folder.
