@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod key;
 
 /// The operator tool of the bee security workspace.
@@ -19,10 +20,14 @@ enum Command {
     /// API keys: make one, or check one offline.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Work with tamper-evident audit logs.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Key(command) => key::run(command),
+        Command::Audit(command) => audit::run(command),
     }
 }
