@@ -101,9 +101,10 @@ pub enum Denied {
     /// The key is not valid.
     #[error("{0}")]
     BadKey(KeyRejection),
-    /// The key may not do this.
-    #[error("denied: {0}")]
-    Forbidden(String),
+    /// The key may not do this; the checks that said no (`rbac`, `scope`, or the ABAC
+    /// rules' names).
+    #[error("denied by {}", .0.join(", "))]
+    Forbidden(Vec<String>),
     /// The key store cannot be reached.
     #[error("key store unavailable")]
     Unavailable(#[source] bee_auth::StoreError),
@@ -240,7 +241,7 @@ impl Auth {
         client: IpAddr,
     ) -> Result<(), Denied> {
         let permission =
-            Permission::parse(action).map_err(|_| Denied::Forbidden("unknown action".into()))?;
+            Permission::parse(action).map_err(|_| Denied::Forbidden(vec!["action".into()]))?;
         let record = &principal.record;
         let me = principal
             .bot
@@ -250,11 +251,11 @@ impl Auth {
         let target = owner.map_or_else(Target::any, Target::owned_by);
 
         if !self.roles.allows(&record.roles, me, &permission, &target) {
-            return Err(Denied::Forbidden(format!("no role grants {action}")));
+            return Err(Denied::Forbidden(vec!["rbac".into()]));
         }
         let scopes = GrantSet::lenient(&record.scopes);
         if !scopes.allows(me, &permission, &target) {
-            return Err(Denied::Forbidden(format!("no scope allows {action}")));
+            return Err(Denied::Forbidden(vec!["scope".into()]));
         }
 
         let principal_bot = principal.bot.as_ref().map(|b| (BOT_LABEL, b.as_str()));
@@ -290,12 +291,12 @@ impl Auth {
         if decision.allowed {
             return Ok(());
         }
-        let reasons: Vec<String> = decision
-            .denials
-            .iter()
-            .map(|d| format!("{}: {}", d.rule, d.reason))
-            .collect();
-        Err(Denied::Forbidden(reasons.join("; ")))
+        for denial in &decision.denials {
+            tracing::debug!(rule = %denial.rule, reason = %denial.reason, "abac denial");
+        }
+        Err(Denied::Forbidden(
+            decision.denials.into_iter().map(|d| d.rule).collect(),
+        ))
     }
 
     /// Whether the principal may act on every tenant (RBAC `tenant:any`).

@@ -141,8 +141,20 @@ pub struct Config {
     pub chat: ChatConfig,
     /// API keys and access policies.
     pub auth: AuthConfig,
+    /// Audit monitor rules and records of processing.
+    pub audit: AuditConfig,
     /// Log format.
     pub log_format: LogFormat,
+}
+
+/// Files that replace the audit defaults (YAML, in the forms bee-audit documents).
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// Monitor rules; without it, bee-audit's defaults (five failed authentications from
+    /// one address in 300 s is brute force, and more).
+    pub monitor_file: Option<PathBuf>,
+    /// Records of processing; without it, the server's own two records.
+    pub processing_records_file: Option<PathBuf>,
 }
 
 /// API keys and access policies. The files are YAML (`.yaml`, `.yml`) or TOML (`.toml`)
@@ -272,6 +284,7 @@ impl Config {
                 roles_file: None,
                 abac_file: None,
             },
+            audit: AuditConfig::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -281,6 +294,7 @@ impl Config {
         let chat = file.chat.unwrap_or_default();
         let openai = chat.openai.unwrap_or_default();
         let auth = file.auth.unwrap_or_default();
+        let audit = file.audit.unwrap_or_default();
 
         let database_url = cli.database_url.or(file.database_url);
         let redis_url = cli.redis_url.or(file.redis_url);
@@ -325,6 +339,10 @@ impl Config {
                 roles_file: auth.roles_file,
                 abac_file: auth.abac_file,
             },
+            audit: AuditConfig {
+                monitor_file: audit.monitor_file,
+                processing_records_file: audit.processing_records_file,
+            },
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
         };
         Ok(config)
@@ -345,6 +363,14 @@ struct FileConfig {
     http: Option<FileHttp>,
     chat: Option<FileChat>,
     auth: Option<FileAuth>,
+    audit: Option<FileAudit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    monitor_file: Option<PathBuf>,
+    processing_records_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

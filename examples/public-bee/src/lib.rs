@@ -57,6 +57,7 @@
 //! only from the bot's entries; CORS is checked per bot on the public routes only (the
 //! admin API is not meant for browsers).
 
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod bots;

@@ -8,6 +8,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::audit::{Audit, AuditFiles, AuditSetupError, ServerActions};
 use crate::auth::{Auth, AuthSetupError};
 use crate::backend::{BackendError, ChatBackend, OfflineResponder, OpenAiBackend};
 use crate::clock::{Clock, SystemClock};
@@ -44,6 +45,9 @@ pub enum ServerError {
     /// Keys and policies cannot be set up.
     #[error("cannot set up api keys")]
     Auth(#[from] AuthSetupError),
+    /// The audit trail cannot be set up.
+    #[error("cannot set up the audit trail")]
+    Audit(#[from] AuditSetupError),
     /// The chat backend cannot be set up.
     #[error("cannot set up the chat backend")]
     Backend(#[from] BackendError),
@@ -98,9 +102,17 @@ impl ServerBuilder {
             // The path only: the key itself is never printed or logged.
             tracing::info!(path = %bootstrap.display(), "bootstrap admin key written");
         }
+        let auth = Arc::new(auth);
+        let actions = ServerActions::new(Arc::clone(&auth), Arc::clone(&database.store));
+        let files = AuditFiles {
+            monitor: config.audit.monitor_file.clone(),
+            processing: config.audit.processing_records_file.clone(),
+        };
+        let audit = Audit::open(&data_dir, &files, Arc::clone(&clock), Arc::new(actions))?;
         let state = AppState {
             store: database.store,
-            auth: Arc::new(auth),
+            auth,
+            audit: Arc::new(audit),
             backend,
             clock,
             metrics: Arc::new(Metrics::default()),
@@ -208,6 +220,9 @@ impl Server {
         }
         if let Some(metrics) = metrics {
             metrics.abort();
+        }
+        if let Err(e) = self.state.audit.flush().await {
+            tracing::error!(error = %http::error::ErrorChain(&e), "audit flush failed");
         }
         self.state.store.close().await?;
         tracing::info!("stopped");

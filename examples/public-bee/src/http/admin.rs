@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use bee_audit::{Activity, KeyOperation, Target as AuditTarget};
 use bee_auth::{IssuedKey, KeyId, KeyQuery, KeyRecord, LifecycleError, NewKey, OriginPattern};
 use http::StatusCode;
 use ipnet::IpNet;
@@ -13,6 +14,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorChain};
 use super::guard::Caller;
 use super::json::ApiJson;
+use crate::audit::label;
 use crate::auth::{BOT_LABEL, Subject};
 use crate::bots::{BotPatch, BotSpec, BotView};
 use crate::model::{Bot, BotId, TenantId};
@@ -91,12 +93,13 @@ pub(super) async fn create_bot(
         bot: None,
         active: true,
     };
-    caller.may(&state, "bot:create", subject)?;
+    caller.may(&state, "bot:create", subject).await?;
     let bot = spec
         .into_bot(tenant, state.clock.now())
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     state.store.insert_bot(&bot).await?;
     tracing::info!(bot_id = %bot.id, tenant = %bot.tenant_id, "bot created");
+    record_bot_change(&state, &caller, &bot, "bot.create").await;
     Ok((StatusCode::CREATED, Json(BotView::from(bot))))
 }
 
@@ -112,7 +115,7 @@ pub(super) async fn list_bots(
         bot: None,
         active: true,
     };
-    caller.may(&state, "bot:list", subject)?;
+    caller.may(&state, "bot:list", subject).await?;
     let query = BotQuery {
         tenant: (!state.auth.acts_on_any_tenant(&caller.principal)).then(|| tenant.clone()),
         public_only: false,
@@ -130,7 +133,7 @@ pub(super) async fn bot(
     Path(bot_id): Path<String>,
 ) -> Result<Json<BotView>, ApiError> {
     let bot = find_bot(&state, &bot_id).await?;
-    caller.may(&state, "bot:read", bot_subject(&bot))?;
+    caller.may(&state, "bot:read", bot_subject(&bot)).await?;
     Ok(Json(BotView::from(bot)))
 }
 
@@ -142,7 +145,7 @@ pub(super) async fn update_bot(
     ApiJson(patch): ApiJson<BotPatch>,
 ) -> Result<Json<BotView>, ApiError> {
     let bot = find_bot(&state, &bot_id).await?;
-    caller.may(&state, "bot:update", bot_subject(&bot))?;
+    caller.may(&state, "bot:update", bot_subject(&bot)).await?;
     let bot = patch
         .apply(bot, state.clock.now())
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
@@ -150,6 +153,7 @@ pub(super) async fn update_bot(
         return Err(ApiError::not_found("bot"));
     }
     tracing::info!(bot_id = %bot.id, "bot updated");
+    record_bot_change(&state, &caller, &bot, "bot.update").await;
     Ok(Json(BotView::from(bot)))
 }
 
@@ -161,7 +165,7 @@ pub(super) async fn delete_bot(
     Path(bot_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let bot = find_bot(&state, &bot_id).await?;
-    caller.may(&state, "bot:delete", bot_subject(&bot))?;
+    caller.may(&state, "bot:delete", bot_subject(&bot)).await?;
     for record in keys_of_bot(&state, &bot).await? {
         if record.status != bee_auth::KeyStatus::Revoked {
             state
@@ -174,6 +178,7 @@ pub(super) async fn delete_bot(
     }
     state.store.delete_bot(&bot.id).await?;
     tracing::info!(bot_id = %bot.id, "bot deleted");
+    record_bot_change(&state, &caller, &bot, "bot.delete").await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +190,7 @@ pub(super) async fn create_bot_key(
     body: Option<ApiJson<KeyRequest>>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let bot = find_bot(&state, &bot_id).await?;
-    caller.may(&state, "bot:keys", bot_subject(&bot))?;
+    caller.may(&state, "bot:keys", bot_subject(&bot)).await?;
     let request = body.map(|ApiJson(r)| r).unwrap_or_default();
 
     let name = request.name.unwrap_or_else(|| format!("{} key", bot.name));
@@ -201,6 +206,7 @@ pub(super) async fn create_bot_key(
 
     let issued = state.auth.keys().create(new).await.map_err(lifecycle)?;
     tracing::info!(key_id = %issued.record.key_id, bot_id = %bot.id, "bot key issued");
+    record_key_change(&state, &caller, &issued.record, KeyOperation::Created).await;
     Ok((StatusCode::CREATED, Json(issued_view(issued))))
 }
 
@@ -216,7 +222,7 @@ pub(super) async fn create_admin_key(
         bot: None,
         active: true,
     };
-    caller.may(&state, "admin_key:create", subject)?;
+    caller.may(&state, "admin_key:create", subject).await?;
     if request.roles.is_empty() {
         return Err(ApiError::unprocessable("roles: name at least one role"));
     }
@@ -228,6 +234,7 @@ pub(super) async fn create_admin_key(
     new.expires_at = expiry(&state, request.expires_in_days)?;
     let issued = state.auth.keys().create(new).await.map_err(lifecycle)?;
     tracing::info!(key_id = %issued.record.key_id, "admin key issued");
+    record_key_change(&state, &caller, &issued.record, KeyOperation::Created).await;
     Ok((StatusCode::CREATED, Json(issued_view(issued))))
 }
 
@@ -256,6 +263,7 @@ pub(super) async fn rotate_key(
         .await
         .map_err(lifecycle)?;
     tracing::info!(key_id = %record.key_id, new_key_id = %issued.record.key_id, "key rotated");
+    record_key_change(&state, &caller, &record, KeyOperation::Rotated).await;
     Ok((StatusCode::CREATED, Json(issued_view(issued))))
 }
 
@@ -308,7 +316,44 @@ async fn change_key(
     }
     .map_err(lifecycle)?;
     tracing::info!(key_id = %changed.key_id, status = changed.status.as_str(), "key status changed");
+    let operation = match change {
+        Change::Revoke => KeyOperation::Revoked,
+        Change::Suspend => KeyOperation::Suspended,
+        Change::Resume => KeyOperation::Reactivated,
+    };
+    record_key_change(&state, &caller, &changed, operation).await;
     Ok(Json(view(&changed, None)))
+}
+
+async fn record_bot_change(state: &AppState, caller: &Caller, bot: &Bot, setting: &str) {
+    let Some(setting) = label(setting) else {
+        return;
+    };
+    let target = AuditTarget {
+        bot: label(bot.id.as_str()),
+        resource: None,
+    };
+    let event = caller
+        .event(state, Activity::ConfigChange { setting })
+        .target(target);
+    state.audit.record(event).await;
+}
+
+async fn record_key_change(
+    state: &AppState,
+    caller: &Caller,
+    record: &KeyRecord,
+    operation: KeyOperation,
+) {
+    let target = AuditTarget {
+        bot: record.metadata.get(BOT_LABEL).and_then(|b| label(b)),
+        // A key id is public (it is how a key is looked up and shown), unlike its secret.
+        resource: label(record.key_id.as_str()),
+    };
+    let event = caller
+        .event(state, Activity::KeyLifecycle { operation })
+        .target(target);
+    state.audit.record(event).await;
 }
 
 async fn find_bot(state: &AppState, bot_id: &str) -> Result<Bot, ApiError> {
@@ -340,7 +385,7 @@ async fn find_key(state: &AppState, caller: &Caller, key_id: &str) -> Result<Key
         bot: bot.as_ref(),
         active: true,
     };
-    caller.may(state, "bot:keys", subject)?;
+    caller.may(state, "bot:keys", subject).await?;
     Ok(record)
 }
 

@@ -13,6 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::backend::ChatBackend;
 use crate::clock::Clock;
@@ -20,6 +21,7 @@ use crate::config::HttpConfig;
 use crate::store::Store;
 
 mod admin;
+mod audit_routes;
 pub mod client;
 pub mod error;
 pub mod guard;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// API keys, roles and rules.
     pub auth: Arc<Auth>,
+    /// The audit trail.
+    pub audit: Arc<Audit>,
     /// The chat backend.
     pub backend: Arc<dyn ChatBackend>,
     /// The clock.
@@ -76,7 +80,13 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
         .route("/api/admin/keys/{key_id}/rotate", post(admin::rotate_key))
         .route("/api/admin/keys/{key_id}/revoke", post(admin::revoke_key))
         .route("/api/admin/keys/{key_id}/suspend", post(admin::suspend_key))
-        .route("/api/admin/keys/{key_id}/resume", post(admin::resume_key));
+        .route("/api/admin/keys/{key_id}/resume", post(admin::resume_key))
+        .route("/api/admin/audit", get(audit_routes::audit))
+        .route("/api/admin/alerts", get(audit_routes::alerts))
+        .route(
+            "/api/admin/processing-records",
+            get(audit_routes::processing_records),
+        );
 
     let metrics = Arc::clone(&state.metrics);
     let api = Router::new()

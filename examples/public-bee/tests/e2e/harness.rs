@@ -145,3 +145,30 @@ impl TestServer {
         self.data
     }
 }
+
+/// The `bee` operator tool, built beside this test (by `cargo test --workspace`), or built
+/// now when only this package's tests were asked for.
+pub(crate) fn bee_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let bee = profile_dir.join("bee");
+    if !bee.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "bee-cli",
+                "--bin",
+                "bee",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the bee tool");
+    }
+    bee
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod admin;
+mod audit;
 mod binary;
 mod harness;
 mod http_basics;
