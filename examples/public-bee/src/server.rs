@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::audit::{Audit, AuditFiles, AuditSetupError, ServerActions};
 use crate::auth::{Auth, AuthSetupError};
-use crate::backend::{BackendError, ChatBackend, OfflineResponder, OpenAiBackend};
+use crate::backend::{BackendError, ChatBackend, OfflineResponder};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BackendConfig, Config};
 use crate::data_dir::{DataDir, DataDirError};
@@ -51,6 +51,11 @@ pub enum ServerError {
     /// The chat backend cannot be set up.
     #[error("cannot set up the chat backend")]
     Backend(#[from] BackendError),
+    /// A remote chat backend was configured, but messages cannot be pseudonymised yet.
+    #[error(
+        "the openai backend needs pseudonymisation (bee-pii), which this build does not have yet; use the offline backend"
+    )]
+    RemoteBackendNeedsPseudonyms,
     /// An address cannot be listened on.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -257,7 +262,10 @@ pub async fn shutdown_signal() {
 fn configured_backend(config: &BackendConfig) -> Result<Arc<dyn ChatBackend>, ServerError> {
     Ok(match config {
         BackendConfig::Offline => Arc::new(OfflineResponder),
-        BackendConfig::OpenAi(openai) => Arc::new(OpenAiBackend::new(openai.clone())?),
+        // A remote backend may only ever see pseudonymised text. Pseudonymisation is
+        // bee-pii's, which this build does not wire yet: refuse rather than send
+        // people's data out.
+        BackendConfig::OpenAi(_) => return Err(ServerError::RemoteBackendNeedsPseudonyms),
     })
 }
 

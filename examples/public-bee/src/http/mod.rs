@@ -22,6 +22,7 @@ use crate::store::Store;
 
 mod admin;
 mod audit_routes;
+mod chat;
 pub mod client;
 pub mod error;
 pub mod guard;
@@ -61,6 +62,7 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
     let public = Router::new()
         .route("/api/public/bots", get(public::list_bots))
         .route("/api/public/bots/{bot_id}", get(public::bot))
+        .route("/api/public/chat/{bot_id}/message", post(chat::send))
         .layer(layers::bot_cors(Arc::clone(&state.store)));
 
     let admin = Router::new()

@@ -129,7 +129,11 @@ async fn admin_actions_are_audited_and_the_log_verifies_with_bee_audit_verify() 
         .iter()
         .filter_map(|e| e["operation"].as_str())
         .collect();
-    assert_eq!(operations, ["revoked", "created"], "newest first: {lifecycle:?}");
+    assert_eq!(
+        operations,
+        ["revoked", "created"],
+        "newest first: {lifecycle:?}"
+    );
     let changes = events(&server, "?kind=config_change").await;
     assert_eq!(changes.len(), 1);
 

@@ -1,9 +1,9 @@
 //! A server on an ephemeral port, inside the test process, with a temporary data folder.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use public_bee::backend::ChatBackend;
+use public_bee::backend::{BackendError, BackendFuture, ChatBackend, ChatReply, ChatRequest};
 use public_bee::clock::ManualClock;
 use public_bee::config::Config;
 use public_bee::http::AppState;
@@ -47,6 +47,11 @@ impl Options {
             clock: None,
             data,
         }
+    }
+
+    pub(crate) fn backend(mut self, backend: Arc<dyn ChatBackend>) -> Self {
+        self.backend = Some(backend);
+        self
     }
 
     pub(crate) async fn start(self) -> TestServer {
@@ -171,4 +176,54 @@ pub(crate) fn bee_binary() -> std::path::PathBuf {
         assert!(status.success(), "cannot build the bee tool");
     }
     bee
+}
+
+/// A backend that records what it was given and answers with a function of it.
+pub(crate) struct RecordingBackend {
+    seen: Mutex<Vec<ChatRequest>>,
+    answer: fn(&ChatRequest) -> Result<String, BackendError>,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl RecordingBackend {
+    pub(crate) fn new(answer: fn(&ChatRequest) -> Result<String, BackendError>) -> Arc<Self> {
+        Arc::new(Self {
+            seen: Mutex::new(Vec::new()),
+            answer,
+            gate: None,
+        })
+    }
+
+    /// A backend that answers only once `gate` has a permit for it.
+    pub(crate) fn gated(
+        answer: fn(&ChatRequest) -> Result<String, BackendError>,
+        gate: Arc<tokio::sync::Semaphore>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            seen: Mutex::new(Vec::new()),
+            answer,
+            gate: Some(gate),
+        })
+    }
+
+    /// Everything the backend was given, in order.
+    pub(crate) fn seen(&self) -> Vec<ChatRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl ChatBackend for RecordingBackend {
+    fn reply<'a>(&'a self, request: &'a ChatRequest) -> BackendFuture<'a> {
+        self.seen.lock().unwrap().push(request.clone());
+        Box::pin(async move {
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.unwrap().forget();
+            }
+            Ok(ChatReply {
+                text: (self.answer)(request)?,
+                tokens_used: 1,
+                sources: Vec::new(),
+            })
+        })
+    }
 }

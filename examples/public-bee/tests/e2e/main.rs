@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod binary;
+mod chat;
 mod harness;
 mod http_basics;
 mod openai_backend;

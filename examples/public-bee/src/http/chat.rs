@@ -1,0 +1,180 @@
+//! `POST /api/public/chat/{bot_id}/message`: the chat pipeline.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use bee_audit::{Activity, DataOperation, Target as AuditTarget};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ErrorChain};
+use super::guard::Caller;
+use super::json::ApiJson;
+use crate::audit::label;
+use crate::auth::Subject;
+use crate::backend::ChatRequest;
+use crate::model::{Bot, BotId, Conversation, ConversationId};
+
+/// Longest accepted `user_id`, in bytes.
+const MAX_USER_ID: usize = 256;
+
+/// The chat request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChatMessage {
+    message: String,
+    conversation_id: Option<String>,
+    user_id: Option<String>,
+}
+
+/// The chat answer.
+#[derive(Debug, Serialize)]
+pub(super) struct ChatAnswer {
+    response: String,
+    conversation_id: ConversationId,
+    bot_id: BotId,
+    processing_time_ms: u64,
+    tokens_used: u32,
+    sources: Vec<String>,
+    timestamp: Timestamp,
+}
+
+/// The pipeline after the first step's layers and the key check (the [`Caller`]
+/// extractor): signature, authorisation, conversation, backend, records, audit.
+pub(super) async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(bot_id): Path<String>,
+    ApiJson(body): ApiJson<ChatMessage>,
+) -> Result<Json<ChatAnswer>, ApiError> {
+    let started = Instant::now();
+    let bot = find_bot(&state, &bot_id).await?;
+
+    // Step 4. Verifying a signature needs the key's signing secret, kept sealed by
+    // bee-crypto; until that is wired, a bot that requires signed requests refuses chat
+    // rather than accept unsigned ones.
+    if bot.require_signature {
+        return Err(ApiError::unavailable(
+            "this bot requires signed requests, which this server cannot verify yet",
+        ));
+    }
+
+    // Step 5.
+    let subject = Subject {
+        id: bot.id.as_str(),
+        tenant: &bot.tenant_id,
+        bot: Some(&bot.id),
+        active: bot.active,
+    };
+    caller.may(&state, "chat:send", subject).await?;
+
+    let user_id = body.user_id.as_deref().map(check_user_id).transpose()?;
+    let conversation = conversation(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
+
+    // Step 9.
+    let request = ChatRequest {
+        system_prompt: bot.system_prompt.clone(),
+        knowledge: bot.knowledge.clone(),
+        history: Vec::new(),
+        message: body.message,
+    };
+    let reply = state.backend.reply(&request).await.map_err(|e| {
+        tracing::warn!(error = %ErrorChain(&e), "chat backend failed");
+        ApiError::unavailable("the chat backend cannot answer right now; try again later")
+    })?;
+
+    // Step 12.
+    record_exchange(&state, &caller, &bot, &conversation).await;
+
+    Ok(Json(ChatAnswer {
+        response: reply.text,
+        conversation_id: conversation.id,
+        bot_id: bot.id,
+        processing_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        tokens_used: reply.tokens_used,
+        sources: reply.sources,
+        timestamp: state.clock.now(),
+    }))
+}
+
+async fn find_bot(state: &AppState, bot_id: &str) -> Result<Bot, ApiError> {
+    let not_found = || ApiError::not_found("bot");
+    let id = BotId::parse(bot_id).map_err(|_| not_found())?;
+    state.store.bot(&id).await?.ok_or_else(not_found)
+}
+
+fn check_user_id(user_id: &str) -> Result<&str, ApiError> {
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID {
+        return Err(ApiError::unprocessable("user_id: must be 1 to 256 bytes"));
+    }
+    Ok(user_id)
+}
+
+/// The conversation the message belongs to: the one named, if it is this bot's and this
+/// user's and not erased, or a new one. The subject is the keyed pseudonym of the
+/// caller's user id, or the conversation itself when no user id is given.
+async fn conversation(
+    state: &AppState,
+    bot: &Bot,
+    id: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<Conversation, ApiError> {
+    let subject = |conversation: &ConversationId| match user_id {
+        Some(user) => state
+            .audit
+            .subject(&bot.tenant_id, user)
+            .as_str()
+            .to_owned(),
+        None => conversation.to_string(),
+    };
+    if let Some(id) = id {
+        // Another bot's, another user's, an erased or a made-up conversation all look the
+        // same from outside.
+        let not_found = || ApiError::not_found("conversation");
+        let id = ConversationId::parse(id).map_err(|_| not_found())?;
+        let found = state.store.conversation(&id).await?.ok_or_else(not_found)?;
+        let same = found.bot_id == bot.id && found.subject_id == subject(&found.id);
+        if !same || found.erased_at.is_some() {
+            return Err(not_found());
+        }
+        return Ok(found);
+    }
+    let now = state.clock.now();
+    let id = ConversationId::random();
+    let conversation = Conversation {
+        subject_id: subject(&id),
+        id,
+        tenant_id: bot.tenant_id.clone(),
+        bot_id: bot.id.clone(),
+        created_at: now,
+        updated_at: now,
+        erased_at: None,
+    };
+    state.store.insert_conversation(&conversation).await?;
+    Ok(conversation)
+}
+
+async fn record_exchange(
+    state: &AppState,
+    caller: &Caller,
+    bot: &Bot,
+    conversation: &Conversation,
+) {
+    let Some(resource_type) = label("conversation") else {
+        return;
+    };
+    let activity = Activity::DataAccess {
+        operation: DataOperation::Write,
+        resource_type,
+    };
+    let target = AuditTarget {
+        bot: label(bot.id.as_str()),
+        resource: label(conversation.id.as_str()),
+    };
+    state
+        .audit
+        .record(caller.event(state, activity).target(target))
+        .await;
+}
