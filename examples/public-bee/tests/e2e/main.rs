@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod binary;
 mod chat;
+mod fleet;
 mod harness;
 mod http_basics;
 mod openai_backend;
