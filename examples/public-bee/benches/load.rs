@@ -252,31 +252,61 @@ async fn bare_target(len: usize) -> Target {
     }
 }
 
-/// The server under test, and the size of the answer it gives to the target request.
+/// The server under test, with a bot and its key made through the admin API, and the size
+/// of the answer it gives to the target request.
 async fn pipeline_target(data: &std::path::Path) -> (Target, usize) {
     let mut config = Config::with_data_dir(data.join("data"));
     config.listen = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().unwrap();
+    let admin = std::fs::read_to_string(data.join("data/bootstrap-admin-key")).unwrap();
+    let admin = admin.trim();
     tokio::spawn(server.run(std::future::pending()));
 
-    let target = Target {
-        name: "public-bee",
-        method: Method::GET,
-        url: format!("http://{addr}/api/public/bots"),
-        bearer: None,
-        body: None,
-    };
+    // Limits far above what the benchmark sends: it measures the pipeline, not refusals.
     let client = reqwest::Client::new();
-    let len = client
-        .get(&target.url)
+    let bot: serde_json::Value = client
+        .post(format!("http://{addr}/api/admin/bots"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({
+            "name": "bench",
+            "knowledge": [
+                {"title": "Opening hours", "content": "We are open Monday to Friday. The shop closes at 17:00."},
+                {"title": "Refunds", "content": "Refunds are paid within 14 days of the return."}
+            ],
+            "rate_limits": {"1m": 100_000_000, "1h": 100_000_000, "1d": 100_000_000}
+        }))
         .send()
         .await
         .unwrap()
-        .bytes()
+        .json()
+        .await
+        .unwrap();
+    let bot_id = bot["id"].as_str().unwrap();
+    let key: serde_json::Value = client
+        .post(format!("http://{addr}/api/admin/bots/{bot_id}/keys"))
+        .bearer_auth(admin)
+        .send()
         .await
         .unwrap()
-        .len();
+        .json()
+        .await
+        .unwrap();
+
+    let target = Target {
+        name: "public-bee chat",
+        method: Method::POST,
+        url: format!("http://{addr}/api/public/chat/{bot_id}/message"),
+        bearer: Some(key["key"].as_str().unwrap().to_owned()),
+        body: Some(r#"{"message": "When does the shop close?"}"#.into()),
+    };
+    let mut request = client
+        .post(&target.url)
+        .bearer_auth(target.bearer.as_deref().unwrap());
+    request = request
+        .header("content-type", "application/json")
+        .body(target.body.clone().unwrap());
+    let len = request.send().await.unwrap().bytes().await.unwrap().len();
     (target, len)
 }
 
