@@ -208,21 +208,31 @@ impl Server {
             .metrics
             .map(|metrics| tokio::spawn(serve(metrics, stop_rx.clone())));
 
-        tokio::select! {
-            () = stopped(stop_rx) => tracing::info!("shutting down: finishing in-flight requests"),
-            ended = &mut api => return flatten(ended),
-        }
-        let grace = self.config.http.shutdown_grace;
-        match tokio::time::timeout(grace, &mut api).await {
-            Ok(ended) => flatten(ended)?,
-            Err(_) => {
-                tracing::warn!(
-                    grace_secs = grace.as_secs(),
-                    "requests still running after the grace time; closing them"
-                );
-                api.abort();
+        // The stop signal first: once it is given, the serving task ends soon after,
+        // and both may be ready at the same poll.
+        let ended_early = tokio::select! {
+            biased;
+            () = stopped(stop_rx) => None,
+            ended = &mut api => Some(ended),
+        };
+        let served = match ended_early {
+            Some(ended) => flatten(ended),
+            None => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                let grace = self.config.http.shutdown_grace;
+                match tokio::time::timeout(grace, &mut api).await {
+                    Ok(ended) => flatten(ended),
+                    Err(_) => {
+                        tracing::warn!(
+                            grace_secs = grace.as_secs(),
+                            "requests still running after the grace time; closing them"
+                        );
+                        api.abort();
+                        Ok(())
+                    }
+                }
             }
-        }
+        };
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -231,7 +241,7 @@ impl Server {
         }
         self.state.store.close().await?;
         tracing::info!("stopped");
-        Ok(())
+        served
     }
 }
 
