@@ -1,0 +1,642 @@
+//! The Redis store (feature `redis`): counters, blocks and leases shared by a fleet.
+//!
+//! Every decision is one `EVALSHA` of a Lua script (loaded again if Redis answers
+//! `NOSCRIPT`), timed by Redis's own clock, on keys that expire when idle. Every call
+//! has a timeout; when Redis cannot be reached, [`Unreachable`] says what happens, the
+//! failure is counted in [`Health`], and the store retries Redis by itself.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind};
+use serde::Deserialize;
+
+use crate::algorithm::Window;
+use crate::blocklist::{Block, BlockList, BlockRule, MemoryBlockList, short_reason};
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::concurrency::{Lease, Leases, MemoryLeases};
+use crate::decision::{Decision, Source, TierStatus, Verdict};
+use crate::memory::{MemoryOptions, MemoryStore};
+use crate::policy::{Algorithm, MAX_TIERS, Policy};
+use crate::store::{BoxFuture, Store, StoreError, check_key};
+
+/// What the Redis store does while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreachable {
+    /// Admit every request unchecked; nobody is blocked.
+    FailOpen,
+    /// Deny every request; every subject counts as blocked.
+    FailClosed,
+    /// Decide in a local in-memory store, block list and leases (the default): limits
+    /// hold per instance instead of across the fleet.
+    #[default]
+    Fallback,
+}
+
+/// How to reach Redis and what to do when it cannot be reached.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// The Redis URL, such as `redis://127.0.0.1:6379`.
+    pub url: String,
+    /// Prefix of every key (default `bee:rl`); must not contain `{` or `}`.
+    pub prefix: String,
+    /// The longest any Redis call may take, connecting included (default 250 ms).
+    pub timeout: Duration,
+    /// What happens while Redis cannot be reached (default [`Unreachable::Fallback`]).
+    pub when_unreachable: Unreachable,
+    /// After a failure, how long calls go straight to the fallback before Redis is
+    /// tried again (default 1 s); also the retry time of a fail-closed denial.
+    pub retry_after_failure: Duration,
+    /// Size of the local fallback store.
+    pub fallback: MemoryOptions,
+}
+
+impl RedisOptions {
+    /// Options for `url` with every default.
+    pub fn new(url: &str) -> Self {
+        RedisOptions {
+            url: url.to_owned(),
+            prefix: "bee:rl".to_owned(),
+            timeout: Duration::from_millis(250),
+            when_unreachable: Unreachable::default(),
+            retry_after_failure: Duration::from_secs(1),
+            fallback: MemoryOptions::default(),
+        }
+    }
+}
+
+/// How the store's link to Redis is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Health {
+    /// Whether the last Redis call succeeded (or none failed yet).
+    pub reachable: bool,
+    /// Redis calls that failed or timed out, in total.
+    pub failures: u64,
+    /// Redis calls that failed in a row, up to now.
+    pub consecutive_failures: u64,
+    /// Decisions made without Redis (fallback, fail open or fail closed).
+    pub unchecked_decisions: u64,
+    /// The last failure's message (connection errors carry no keys or values).
+    pub last_error: Option<String>,
+}
+
+/// Counters, blocks and leases in Redis.
+#[derive(Debug)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    options: RedisOptions,
+    scripts: Scripts,
+    fallback: Fallback,
+    health: Counters,
+    clock: Arc<dyn Clock>,
+    instance: u64,
+    next_lease: AtomicU64,
+}
+
+impl RedisStore {
+    /// A store for `options`; connects on first use and reconnects by itself.
+    ///
+    /// Must be called within a Tokio runtime (the connection runs on it).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the URL cannot be parsed, the prefix holds `{`
+    /// or `}`, or there is no Tokio runtime.
+    pub fn new(options: RedisOptions) -> Result<Self, StoreError> {
+        Self::with_clock(options, Arc::new(SystemClock))
+    }
+
+    /// The same, with the local clock (fallback and retry timing) read from `clock`.
+    /// Limits in Redis always use Redis's clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStore::new`].
+    pub fn with_clock(options: RedisOptions, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        if options.prefix.contains(['{', '}']) {
+            return Err(unavailable("the key prefix must not contain '{' or '}'"));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(unavailable("the Redis store needs a Tokio runtime"));
+        }
+        let client = ::redis::Client::open(options.url.as_str())
+            .map_err(|e| unavailable(format!("bad Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            // Every call runs under `options.timeout` as a whole; connecting also has it.
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(None)
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(options.retry_after_failure);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| unavailable(format!("cannot set up the connection: {e}")))?;
+        Ok(RedisStore {
+            conn,
+            fallback: Fallback::new(options.fallback, &clock),
+            options,
+            scripts: Scripts::default(),
+            health: Counters::default(),
+            clock,
+            instance: RandomState::new().hash_one(std::process::id()),
+            next_lease: AtomicU64::new(1),
+        })
+    }
+
+    /// How the link to Redis is doing.
+    pub fn health(&self) -> Health {
+        let consecutive = self.health.consecutive.load(Ordering::Relaxed);
+        Health {
+            reachable: consecutive == 0,
+            failures: self.health.failures.load(Ordering::Relaxed),
+            consecutive_failures: consecutive,
+            unchecked_decisions: self.health.unchecked.load(Ordering::Relaxed),
+            last_error: self
+                .health
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// The Redis key holding `key`'s counters under `policy`:
+    /// `<prefix>:{<key>}:<tier names>`, such as `bee:rl:{key:abc}:1m,1h,1d`. One key holds
+    /// all tiers (one read and one write per decision); the hash tag keeps every key of
+    /// one caller in one cluster slot. Policies with the same tier names share counts.
+    pub fn limit_key(&self, key: &str, policy: &Policy) -> String {
+        let mut name = format!("{}:{{{key}}}:", self.options.prefix);
+        for (i, tier) in policy.tiers().iter().enumerate() {
+            if i > 0 {
+                name.push(',');
+            }
+            name.push_str(tier.name());
+        }
+        name
+    }
+
+    async fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
+        check_key(key)?;
+        let mut cmd = self.scripts.limits.command(1);
+        cmd.arg(self.limit_key(key, policy));
+        limit_args(&mut cmd, policy, cost);
+        let reply = self.call::<Vec<i64>>(&self.scripts.limits, &cmd).await;
+        match reply.and_then(|r| decision_of(policy, &r)) {
+            Some(decision) => Ok(decision),
+            None => Ok(self.decide_unchecked(key, policy, cost)),
+        }
+    }
+
+    fn decide_unchecked(&self, key: &str, policy: &Policy, cost: u64) -> Decision {
+        self.health.unchecked.fetch_add(1, Ordering::Relaxed);
+        let retry = self.options.retry_after_failure;
+        match self.options.when_unreachable {
+            Unreachable::FailOpen => Decision::unchecked(policy, true, retry, Source::FailOpen),
+            Unreachable::FailClosed => {
+                Decision::unchecked(policy, false, retry, Source::FailClosed)
+            }
+            Unreachable::Fallback => match self.fallback.limits.decide(key, policy, cost) {
+                Ok(decision) => decision.with_source(Source::Fallback),
+                Err(_) => Decision::unchecked(policy, false, retry, Source::FailClosed),
+            },
+        }
+    }
+
+    /// Runs a script (`cmd`, made by [`Lua::command`]) with the timeout, unless a recent
+    /// failure says to skip Redis for now.
+    async fn call<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> Option<T> {
+        let now = self.clock.now().as_nanos();
+        if now < self.health.skip_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(self.options.timeout, self.evalsha(lua, cmd)).await {
+            Ok(Ok(value)) => {
+                self.health.consecutive.store(0, Ordering::Relaxed);
+                Some(value)
+            }
+            Ok(Err(e)) => self.failed(now, e.to_string()),
+            Err(_) => self.failed(now, "the call timed out".to_owned()),
+        }
+    }
+
+    /// `EVALSHA`; when Redis has lost the script (`NOSCRIPT`: restarted, flushed, a new
+    /// replica), loads it and tries once more.
+    async fn evalsha<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> ::redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        match cmd.query_async(&mut conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                tracing::debug!("redis lost a script; loading it again");
+                let _: String = ::redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(lua.code)
+                    .query_async(&mut conn)
+                    .await?;
+                cmd.query_async(&mut conn).await
+            }
+            result => result,
+        }
+    }
+
+    fn failed<T>(&self, now: u64, message: String) -> Option<T> {
+        tracing::debug!(error = %message, "redis call failed; deciding without redis");
+        self.health.failures.fetch_add(1, Ordering::Relaxed);
+        self.health.consecutive.fetch_add(1, Ordering::Relaxed);
+        let retry = crate::clock::nanos_of(self.options.retry_after_failure);
+        self.health
+            .skip_until
+            .store(now.saturating_add(retry), Ordering::Relaxed);
+        *self
+            .health
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
+        None
+    }
+
+    fn block_key(&self, subject: &str) -> String {
+        format!("{}:block:{subject}", self.options.prefix)
+    }
+
+    fn lease_key(&self, key: &str) -> String {
+        format!("{}:lease:{key}", self.options.prefix)
+    }
+
+    async fn block_subject(
+        &self,
+        subject: &str,
+        rule: &BlockRule,
+        reason: &str,
+    ) -> Result<Block, StoreError> {
+        check_key(subject)?;
+        let reason = short_reason(reason);
+        let mut cmd = self.scripts.block.command(1);
+        cmd.arg(self.block_key(subject))
+            .arg(millis(rule.base))
+            .arg(rule.factor.max(1))
+            .arg(millis(rule.max))
+            .arg(millis(rule.memory))
+            .arg(reason);
+        match self
+            .call::<(u64, u32, String)>(&self.scripts.block, &cmd)
+            .await
+        {
+            Some((until, offenses, reason)) => Ok(Block {
+                until: Timestamp::from_millis(until),
+                reason,
+                offenses,
+            }),
+            None => self.unreachable_for_blocks(|b| b.block_now(subject, rule, reason)),
+        }
+    }
+
+    async fn read_block(&self, subject: &str, lift: bool) -> Result<Option<Block>, StoreError> {
+        check_key(subject)?;
+        let op = if lift { "lift" } else { "read" };
+        let mut cmd = self.scripts.blocked.command(1);
+        cmd.arg(self.block_key(subject)).arg(op);
+        match self
+            .call::<(u64, u32, String)>(&self.scripts.blocked, &cmd)
+            .await
+        {
+            Some((0, _, _)) => Ok(None),
+            Some((until, offenses, reason)) => Ok(Some(Block {
+                until: Timestamp::from_millis(until),
+                reason,
+                offenses,
+            })),
+            None if lift => self
+                .unreachable_for_blocks(|b| b.unblock_now(subject))
+                .map(|lifted| lifted.then(Block::default_lifted)),
+            None => self.unreachable_blocked(subject),
+        }
+    }
+
+    fn unreachable_for_blocks<T>(
+        &self,
+        local: impl FnOnce(&MemoryBlockList) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self.options.when_unreachable {
+            Unreachable::Fallback => local(&self.fallback.blocks),
+            _ => Err(unavailable(self.health().last_error.unwrap_or_default())),
+        }
+    }
+
+    fn unreachable_blocked(&self, subject: &str) -> Result<Option<Block>, StoreError> {
+        match self.options.when_unreachable {
+            Unreachable::FailOpen => Ok(None),
+            Unreachable::FailClosed => Ok(Some(Block {
+                until: self
+                    .clock
+                    .now()
+                    .saturating_add(self.options.retry_after_failure),
+                reason: "store_unreachable".to_owned(),
+                offenses: 0,
+            })),
+            Unreachable::Fallback => self.fallback.blocks.blocked_now(subject),
+        }
+    }
+
+    async fn lease(&self, key: &str, max: u32, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        check_key(key)?;
+        let id = format!(
+            "{:x}-{}",
+            self.instance,
+            self.next_lease.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut cmd = self.scripts.leases.command(1);
+        cmd.arg(self.lease_key(key))
+            .arg("acquire")
+            .arg(max)
+            .arg(millis(ttl).max(1))
+            .arg(&id);
+        match self.call::<i64>(&self.scripts.leases, &cmd).await {
+            Some(1) => Ok(Some(Lease(id))),
+            Some(_) => Ok(None),
+            None => match self.options.when_unreachable {
+                Unreachable::FailOpen => Ok(Some(Lease(UNCHECKED_LEASE.to_owned()))),
+                Unreachable::FailClosed => Ok(None),
+                Unreachable::Fallback => {
+                    let lease = self.fallback.leases.acquire_now(key, max, ttl)?;
+                    Ok(lease.map(|l| Lease(format!("{LOCAL_LEASE}{}", l.0))))
+                }
+            },
+        }
+    }
+
+    async fn lease_op(
+        &self,
+        key: &str,
+        lease: &Lease,
+        ttl: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        if lease.0 == UNCHECKED_LEASE {
+            return Ok(true);
+        }
+        if let Some(local) = lease.0.strip_prefix(LOCAL_LEASE) {
+            let local = Lease(local.to_owned());
+            return Ok(match ttl {
+                Some(ttl) => self.fallback.leases.renew_now(key, &local, ttl),
+                None => {
+                    self.fallback.leases.release_now(key, &local);
+                    true
+                }
+            });
+        }
+        let mut cmd = self.scripts.leases.command(1);
+        cmd.arg(self.lease_key(key));
+        match ttl {
+            Some(ttl) => cmd.arg("renew").arg(millis(ttl).max(1)).arg(&lease.0),
+            None => cmd.arg("release").arg(&lease.0),
+        };
+        match self.call::<i64>(&self.scripts.leases, &cmd).await {
+            Some(done) => Ok(done == 1),
+            None => Err(unavailable(self.health().last_error.unwrap_or_default())),
+        }
+    }
+}
+
+impl Store for RedisStore {
+    fn check<'a>(
+        &'a self,
+        key: &'a str,
+        policy: &'a Policy,
+        cost: u64,
+    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
+        Box::pin(self.decide(key, policy, cost))
+    }
+}
+
+impl BlockList for RedisStore {
+    fn block<'a>(
+        &'a self,
+        subject: &'a str,
+        rule: &'a BlockRule,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<Block, StoreError>> {
+        Box::pin(self.block_subject(subject, rule, reason))
+    }
+
+    fn unblock<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move { Ok(self.read_block(subject, true).await?.is_some()) })
+    }
+
+    fn blocked<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<Option<Block>, StoreError>> {
+        Box::pin(self.read_block(subject, false))
+    }
+}
+
+impl Leases for RedisStore {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        max: u32,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<Lease>, StoreError>> {
+        Box::pin(self.lease(key, max, ttl))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.lease_op(key, lease, None).await.map(|_| ()) })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.lease_op(key, lease, Some(ttl)))
+    }
+}
+
+/// A lease granted unchecked while Redis was unreachable (fail open).
+const UNCHECKED_LEASE: &str = "unchecked";
+/// The prefix of a lease granted by the local fallback.
+const LOCAL_LEASE: &str = "local:";
+
+/// Times sent to Lua stay below 2^50 µs (35 years) so that sums stay exact in doubles.
+const LUA_TIME_MAX: u64 = 1 << 50;
+
+#[derive(Debug)]
+struct Scripts {
+    limits: Lua,
+    block: Lua,
+    blocked: Lua,
+    leases: Lua,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            limits: Lua::new(include_str!("limits.lua")),
+            block: Lua::new(include_str!("block.lua")),
+            blocked: Lua::new(include_str!("blocked.lua")),
+            leases: Lua::new(include_str!("leases.lua")),
+        }
+    }
+}
+
+/// A Lua script and its SHA-1, the name `EVALSHA` calls it by.
+#[derive(Debug)]
+struct Lua {
+    code: &'static str,
+    sha: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        let sha = ::redis::Script::new(code).get_hash().to_owned();
+        Lua { code, sha }
+    }
+
+    /// `EVALSHA <sha> <keys>`: the caller adds the keys, then the arguments.
+    fn command(&self, keys: usize) -> Cmd {
+        let mut cmd = ::redis::cmd("EVALSHA");
+        cmd.arg(&self.sha).arg(keys);
+        cmd
+    }
+}
+
+#[derive(Debug)]
+struct Fallback {
+    limits: MemoryStore,
+    blocks: MemoryBlockList,
+    leases: MemoryLeases,
+}
+
+impl Fallback {
+    fn new(options: MemoryOptions, clock: &Arc<dyn Clock>) -> Self {
+        Fallback {
+            limits: MemoryStore::with_clock(options, Arc::clone(clock)),
+            blocks: MemoryBlockList::with_clock(options.max_keys, Arc::clone(clock)),
+            leases: MemoryLeases::with_clock(Arc::clone(clock)),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    failures: AtomicU64,
+    consecutive: AtomicU64,
+    unchecked: AtomicU64,
+    skip_until: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Block {
+    /// What an unblock through the fallback reports: a block existed and is gone.
+    fn default_lifted() -> Block {
+        Block {
+            until: Timestamp::EPOCH,
+            reason: String::new(),
+            offenses: 0,
+        }
+    }
+}
+
+fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
+    match policy.algorithm() {
+        Algorithm::SlidingWindow { buckets } => {
+            cmd.arg("w").arg(buckets).arg(cost.min(LUA_TIME_MAX));
+            for (i, tier) in policy.tiers().iter().enumerate() {
+                let window = micros(tier.window());
+                let width = window.div_ceil(u64::from(buckets)).max(1);
+                let limit = Window::of(policy, i, buckets).limit();
+                cmd.arg(limit).arg(width).arg(0);
+            }
+        }
+        Algorithm::Gcra => {
+            cmd.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX));
+            for tier in policy.tiers() {
+                let interval = micros(tier.window()).div_ceil(tier.limit()).max(1);
+                let tolerance = tier.burst().saturating_mul(interval).min(LUA_TIME_MAX);
+                let increment = cost.saturating_mul(interval).min(2 * LUA_TIME_MAX);
+                cmd.arg(interval).arg(tolerance).arg(increment);
+            }
+        }
+    }
+}
+
+/// Reads the script's reply; `None` if it is not the shape expected.
+fn decision_of(policy: &Policy, reply: &[i64]) -> Option<Decision> {
+    let tiers = policy.tiers();
+    if reply.len() != 3 + 2 * tiers.len() {
+        return None;
+    }
+    let admitted = reply[0] == 1;
+    let denied_by = usize::try_from(reply[1])
+        .ok()
+        .filter(|&i| i >= 1)
+        .map(|i| i - 1);
+    let retry_after = match (admitted, reply[2]) {
+        (true, _) => None,
+        (false, wait) => u64::try_from(wait)
+            .ok()
+            .map(|w| Duration::from_micros(w.max(1))),
+    };
+    let mut statuses = [TierStatus::default(); MAX_TIERS];
+    for (i, tier) in tiers.iter().enumerate() {
+        let limit = match policy.algorithm() {
+            Algorithm::SlidingWindow { buckets } => Window::of(policy, i, buckets).limit(),
+            Algorithm::Gcra => tier.limit(),
+        };
+        statuses[i] = TierStatus {
+            limit,
+            remaining: u64::try_from(reply[3 + 2 * i]).unwrap_or(0),
+            reset: Duration::from_micros(u64::try_from(reply[4 + 2 * i]).unwrap_or(0)),
+        };
+    }
+    let verdict = Verdict {
+        admitted,
+        denied_by: denied_by.filter(|&i| i < tiers.len()),
+        retry_after,
+    };
+    Some(Decision::new(policy, verdict, statuses))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .min(LUA_TIME_MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(LUA_TIME_MAX)
+}
+
+fn unavailable(reason: impl Into<String>) -> StoreError {
+    StoreError::Unavailable {
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_script_redis_does_not_know_is_loaded_and_run() {
+        let Some(url) = bee_testkit::redis_url() else {
+            return;
+        };
+        let store = RedisStore::new(RedisOptions::new(&url)).unwrap();
+        // A script no Redis has seen: the first EVALSHA answers NOSCRIPT.
+        let marker = bee_testkit::unique_name("noscript");
+        let code: &'static str = Box::leak(format!("return '{marker}'").into_boxed_str());
+        let lua = Lua::new(code);
+        let cmd = lua.command(0);
+        let first: Option<String> = store.call(&lua, &cmd).await;
+        assert_eq!(first.as_deref(), Some(marker.as_str()));
+        assert!(store.health().reachable);
+        assert_eq!(store.health().failures, 0);
+    }
+}
