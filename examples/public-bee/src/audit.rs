@@ -188,18 +188,26 @@ impl bee_audit::Clock for AuditClock {
     }
 }
 
-/// Carries out playbook actions with the server's parts: keys through bee-auth, bots
-/// through the records. Blocking an address needs bee-ratelimit's block list, which is
-/// not part of this build; such an action is recorded as failed, with that reason.
+/// Carries out playbook actions with the server's parts: addresses through
+/// bee-ratelimit's block list, keys through bee-auth, bots through the records.
 pub struct ServerActions {
     keys: Arc<crate::auth::Auth>,
     store: Arc<dyn crate::store::Store>,
+    limits: Arc<crate::limits::Limits>,
 }
 
 impl ServerActions {
-    /// Actions over these keys and records.
-    pub fn new(keys: Arc<crate::auth::Auth>, store: Arc<dyn crate::store::Store>) -> Self {
-        Self { keys, store }
+    /// Actions over these keys, records and block list.
+    pub fn new(
+        keys: Arc<crate::auth::Auth>,
+        store: Arc<dyn crate::store::Store>,
+        limits: Arc<crate::limits::Limits>,
+    ) -> Self {
+        Self {
+            keys,
+            store,
+            limits,
+        }
     }
 
     async fn take_action(&self, action: &Action) -> Result<(), ActionError> {
@@ -217,6 +225,11 @@ impl ServerActions {
                     .map_err(|e| ActionError(e.to_string()))
             }
             Action::QuarantineBot { bot } => self.quarantine(bot.as_str()).await,
+            Action::BlockAddress { address, duration } => self
+                .limits
+                .block(*address, *duration, "audit_playbook")
+                .await
+                .map_err(|e| ActionError(e.to_string())),
             other => Err(ActionError(format!(
                 "{} is not available in this build",
                 other.name()

@@ -27,6 +27,8 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 pub const DEFAULT_BACKEND_TIMEOUT_SECS: u64 = 20;
 /// Default number of earlier turns of a conversation sent to the backend.
 pub const DEFAULT_HISTORY_TURNS: usize = 10;
+/// Default prefix of the Redis keys the server writes.
+pub const DEFAULT_REDIS_PREFIX: &str = "public-bee";
 /// Default prefix of the API keys the server issues.
 pub const DEFAULT_KEY_PREFIX: &str = "pb";
 /// Environment variable that holds the OpenAI-compatible backend's API key.
@@ -66,6 +68,10 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this server writes [default: public-bee]
+    #[arg(long, env = "PUBLIC_BEE_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
 
     /// Separate address serving only GET /metrics (no key needed there)
     #[arg(long, env = "PUBLIC_BEE_METRICS_LISTEN", value_name = "ADDR")]
@@ -133,6 +139,8 @@ pub struct Config {
     pub database_url: Option<Secret>,
     /// Redis URL; `None` keeps shared state in memory.
     pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key this server writes; the instances of one fleet share it.
+    pub redis_prefix: String,
     /// Separate address for `GET /metrics`.
     pub metrics_listen: Option<SocketAddr>,
     /// HTTP settings.
@@ -268,6 +276,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             redis_url: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.into(),
             metrics_listen: None,
             http: HttpConfig {
                 request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
@@ -306,6 +315,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             database_url: check_url("database_url", database_url, &["postgres", "postgresql"])?,
             redis_url: check_url("redis_url", redis_url, &["redis", "rediss"])?,
+            redis_prefix: redis_prefix(cli.redis_prefix.or(file.redis_prefix))?,
             metrics_listen: cli.metrics_listen.or(file.metrics_listen),
             http: HttpConfig {
                 request_timeout: seconds(
@@ -358,6 +368,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     http: Option<FileHttp>,
@@ -495,6 +506,22 @@ fn check_url(
             field,
             reason: format!("must start with {}://", schemes.join("://, ")),
         }),
+    }
+}
+
+fn redis_prefix(prefix: Option<String>) -> Result<String, ConfigError> {
+    let prefix = prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into());
+    let ok = (1..=64).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
+    if ok {
+        Ok(prefix)
+    } else {
+        Err(ConfigError::Invalid {
+            field: "redis_prefix",
+            reason: "must be 1 to 64 characters of a-z, A-Z, 0-9, -, _, : and .".into(),
+        })
     }
 }
 

@@ -65,6 +65,7 @@ pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod http;
+pub mod limits;
 pub mod model;
 pub mod secret;
 pub mod server;

@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{BackendConfig, Config};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::http::{self, AppState, Metrics};
+use crate::limits::{Limits, LimitsSetupError};
 use crate::store::{self, StoreError};
 
 /// A server bound to its addresses, ready to run.
@@ -45,6 +46,9 @@ pub enum ServerError {
     /// Keys and policies cannot be set up.
     #[error("cannot set up api keys")]
     Auth(#[from] AuthSetupError),
+    /// Rate limits cannot be set up.
+    #[error("cannot set up rate limits")]
+    Limits(#[from] LimitsSetupError),
     /// The audit trail cannot be set up.
     #[error("cannot set up the audit trail")]
     Audit(#[from] AuditSetupError),
@@ -108,7 +112,16 @@ impl ServerBuilder {
             tracing::info!(path = %bootstrap.display(), "bootstrap admin key written");
         }
         let auth = Arc::new(auth);
-        let actions = ServerActions::new(Arc::clone(&auth), Arc::clone(&database.store));
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| (url.expose(), config.redis_prefix.as_str()));
+        let limits = Arc::new(Limits::open(redis, Arc::clone(&clock))?);
+        let actions = ServerActions::new(
+            Arc::clone(&auth),
+            Arc::clone(&database.store),
+            Arc::clone(&limits),
+        );
         let files = AuditFiles {
             monitor: config.audit.monitor_file.clone(),
             processing: config.audit.processing_records_file.clone(),
@@ -118,6 +131,7 @@ impl ServerBuilder {
             store: database.store,
             auth,
             audit: Arc::new(audit),
+            limits,
             backend,
             clock,
             metrics: Arc::new(Metrics::default()),

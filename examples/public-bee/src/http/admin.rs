@@ -248,6 +248,46 @@ pub(super) async fn key(
     Ok(Json(view(&record, None)))
 }
 
+/// `DELETE /api/admin/blocks/{address}`: lifts an abuse block (operators only).
+pub(super) async fn unblock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let subject = Subject {
+        id: "",
+        tenant: &caller.principal.tenant,
+        bot: None,
+        active: true,
+    };
+    caller.may(&state, "security:unblock", subject).await?;
+    if !state.auth.acts_on_any_tenant(&caller.principal) {
+        return Err(ApiError::forbidden());
+    }
+    let addr: std::net::IpAddr = address.parse().map_err(|_| ApiError::not_found("block"))?;
+    let lifted = state.limits.unblock(addr).await.map_err(|e| {
+        tracing::error!(error = %ErrorChain(&e), "block list unavailable");
+        ApiError::unavailable("the block list cannot be reached; try again later")
+    })?;
+    if !lifted {
+        return Err(ApiError::not_found("block"));
+    }
+    tracing::info!(%addr, "block lifted");
+    let target = AuditTarget {
+        bot: None,
+        resource: label(&addr.to_string()),
+    };
+    let activity = Activity::AbuseAction {
+        action: bee_audit::AbuseResponse::Block,
+        reason: label("lifted_by_operator"),
+    };
+    state
+        .audit
+        .record(caller.event(&state, activity).target(target))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/admin/keys/{key_id}/rotate`: a new key with the same rights; the old one
 /// works for the policy's grace period.
 pub(super) async fn rotate_key(

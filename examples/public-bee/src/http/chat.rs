@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use bee_audit::{Activity, DataOperation, Target as AuditTarget};
+use bee_audit::{AbuseResponse, Activity, DataOperation, Outcome, Target as AuditTarget};
+use bee_ratelimit::Decision;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +49,7 @@ pub(super) async fn send(
     caller: Caller,
     Path(bot_id): Path<String>,
     ApiJson(body): ApiJson<ChatMessage>,
-) -> Result<Json<ChatAnswer>, ApiError> {
+) -> Result<(http::HeaderMap, Json<ChatAnswer>), ApiError> {
     let started = Instant::now();
     let bot = find_bot(&state, &bot_id).await?;
 
@@ -70,6 +71,10 @@ pub(super) async fn send(
     };
     caller.may(&state, "chat:send", subject).await?;
 
+    // Steps 2 (patterns of this address's messages) and 6.
+    screen(&state, &caller, &bot, &body.message).await?;
+    let limit = rate_limit(&state, &caller, &bot).await?;
+
     let user_id = body.user_id.as_deref().map(check_user_id).transpose()?;
     let conversation = conversation(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
 
@@ -88,7 +93,13 @@ pub(super) async fn send(
     // Step 12.
     record_exchange(&state, &caller, &bot, &conversation).await;
 
-    Ok(Json(ChatAnswer {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in bee_ratelimit::headers::fields(&limit) {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    let answer = Json(ChatAnswer {
         response: reply.text,
         conversation_id: conversation.id,
         bot_id: bot.id,
@@ -96,7 +107,90 @@ pub(super) async fn send(
         tokens_used: reply.tokens_used,
         sources: reply.sources,
         timestamp: state.clock.now(),
-    }))
+    });
+    Ok((headers, answer))
+}
+
+/// The abuse detector's view of this message from this address: a block is refused with
+/// 403, a throttle or challenge with 429 (the server has no challenge to offer).
+async fn screen(
+    state: &AppState,
+    caller: &Caller,
+    bot: &Bot,
+    message: &str,
+) -> Result<(), ApiError> {
+    let assessment = state
+        .limits
+        .assess(caller.addr, Some(message), false)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %ErrorChain(&e), "abuse detector unavailable");
+            ApiError::unavailable("the server cannot check this request right now")
+        })?;
+    let (response, error) = match assessment.action {
+        bee_ratelimit::Action::Allow => return Ok(()),
+        bee_ratelimit::Action::Block => (AbuseResponse::Block, ApiError::blocked()),
+        bee_ratelimit::Action::Challenge => (
+            AbuseResponse::Challenge,
+            ApiError::rate_limited(vec![("retry-after", "60".into())]),
+        ),
+        bee_ratelimit::Action::Throttle => (
+            AbuseResponse::Throttle,
+            ApiError::rate_limited(vec![("retry-after", "10".into())]),
+        ),
+    };
+    let reason = assessment
+        .patterns
+        .first()
+        .and_then(|(p, _)| label(p.code()));
+    let activity = Activity::AbuseAction {
+        action: response,
+        reason,
+    };
+    let target = AuditTarget {
+        bot: label(bot.id.as_str()),
+        resource: None,
+    };
+    state
+        .audit
+        .record(caller.event(state, activity).target(target))
+        .await;
+    Err(error)
+}
+
+/// The bot's tiers for this key and this address.
+async fn rate_limit(state: &AppState, caller: &Caller, bot: &Bot) -> Result<Decision, ApiError> {
+    let key_id = caller.principal.record.key_id.as_str();
+    let decision = state
+        .limits
+        .check(bot, key_id, caller.addr)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %ErrorChain(&e), "rate limiter unavailable");
+            ApiError::unavailable("the server cannot check limits right now")
+        })?;
+    if decision.admitted() {
+        return Ok(decision);
+    }
+    let tier = decision.denied_by().map_or("limit", |t| t.name());
+    if let Some(limit) = label(tier) {
+        let activity = Activity::RateLimit {
+            limit,
+            retry_after_secs: bee_ratelimit::headers::retry_after_secs(&decision),
+        };
+        let target = AuditTarget {
+            bot: label(bot.id.as_str()),
+            resource: None,
+        };
+        let event = caller
+            .event(state, activity)
+            .target(target)
+            .outcome(Outcome::Failure);
+        state.audit.record(event).await;
+    }
+    Err(ApiError::rate_limited(bee_ratelimit::headers::fields(
+        &decision,
+    )))
 }
 
 async fn find_bot(state: &AppState, bot_id: &str) -> Result<Bot, ApiError> {

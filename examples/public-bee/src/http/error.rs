@@ -18,6 +18,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: Cow<'static, str>,
+    headers: Vec<(&'static str, String)>,
 }
 
 /// The JSON body of an error answer.
@@ -38,7 +39,35 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same answer with a header added (`Retry-After`, rate-limit fields).
+    #[must_use]
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 429: a limit was reached; `fields` are the rate-limit header fields.
+    pub fn rate_limited(fields: Vec<(&'static str, String)>) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; see Retry-After",
+        );
+        error.headers = fields;
+        error
+    }
+
+    /// 403: the client address is blocked.
+    pub fn blocked() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "blocked",
+            "requests from this address are blocked for a while",
+        )
     }
 
     /// 400: the request cannot be read.
@@ -150,6 +179,11 @@ impl IntoResponse for ApiError {
             message: &self.message,
         };
         let mut response = (self.status, Json(body)).into_response();
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(*name, value);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -48,6 +48,13 @@ impl FromRequestParts<AppState> for Caller {
                 if let Some(event) = event {
                     state.audit.record(event).await;
                 }
+                // A refused key is an invalid request for the abuse detector, which may
+                // block the address after enough of them.
+                if !matches!(denied, Denied::Unavailable(_))
+                    && let Err(e) = state.limits.assess(addr, None, true).await
+                {
+                    tracing::warn!(error = %ErrorChain(&e), "abuse detector unavailable");
+                }
                 Err(refused(&denied))
             }
         }

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, request::Parts};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::error::ApiError;
+use super::AppState;
+use super::client::ClientAddr;
+use super::error::{ApiError, ErrorChain};
 use crate::model::{BotId, ConversationId};
 use crate::store::Store;
 
@@ -74,6 +76,37 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(fresh_parts.headers);
     Response::from_parts(parts, body)
+}
+
+/// Step 2: a blocked client address is refused before anything else is looked at. The
+/// request also counts towards the load level that scales the rate limits.
+pub async fn address_check(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let addr = match ClientAddr::from_request_parts(&mut parts, &state).await {
+        Ok(ClientAddr(addr)) => addr,
+        Err(error) => return error.into_response(),
+    };
+    match state.limits.blocked(addr).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            tracing::info!("blocked address refused");
+            return ApiError::blocked().into_response();
+        }
+        Err(e) => {
+            // The block list is unreachable: the limiter's own policy for an unreachable
+            // store decides the rate limits later; blocks cannot be checked now.
+            tracing::warn!(error = %ErrorChain(&e), "block list unavailable");
+        }
+    }
+    let _in_flight = state.limits.enter();
+    let started = std::time::Instant::now();
+    let response = next.run(Request::from_parts(parts, body)).await;
+    state.limits.record_latency(started.elapsed());
+    response
 }
 
 /// Drops a client-sent request id that is not a short token, so that the id written to

@@ -18,6 +18,7 @@ use crate::auth::Auth;
 use crate::backend::ChatBackend;
 use crate::clock::Clock;
 use crate::config::HttpConfig;
+use crate::limits::Limits;
 use crate::store::Store;
 
 mod admin;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The audit trail.
     pub audit: Arc<Audit>,
+    /// Rate limits, block list and abuse detection.
+    pub limits: Arc<Limits>,
     /// The chat backend.
     pub backend: Arc<dyn ChatBackend>,
     /// The clock.
@@ -88,13 +91,18 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
         .route(
             "/api/admin/processing-records",
             get(audit_routes::processing_records),
+        )
+        .route(
+            "/api/admin/blocks/{address}",
+            axum::routing::delete(admin::unblock),
         );
 
     let metrics = Arc::clone(&state.metrics);
     let api = Router::new()
-        .route("/health", get(public::health))
         .merge(public)
         .merge(admin)
+        .layer(from_fn_with_state(state.clone(), layers::address_check))
+        .route("/health", get(public::health))
         .with_state(state);
     with_outer_layers(api, http, metrics)
 }

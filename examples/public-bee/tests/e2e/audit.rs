@@ -28,7 +28,7 @@ async fn events(server: &TestServer, query: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn five_failed_authentications_from_one_address_raise_a_brute_force_alert() {
+async fn five_failed_authentications_from_one_address_block_it_until_an_operator_lifts_it() {
     let server = behind_proxy().await;
     let attacker = "198.51.100.7";
     for _ in 0..5 {

@@ -11,6 +11,7 @@ mod chat;
 mod fleet;
 mod harness;
 mod http_basics;
+mod limits;
 mod openai_backend;
 mod pg;
 mod store;
