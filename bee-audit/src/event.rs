@@ -478,6 +478,15 @@ pub enum SystemNote {
         /// The first sequence number still kept.
         first_kept_seq: u64,
     },
+    /// The sink found records but no head file and, as configured, wrote a new head from
+    /// the files as they were: from here on the head vouches only for what was on disk
+    /// then (see [`FileSinkConfig::rebuild_missing_head`](crate::FileSinkConfig)).
+    HeadRebuilt {
+        /// The first sequence number found.
+        first_seq: u64,
+        /// The last sequence number found.
+        last_seq: u64,
+    },
 }
 
 /// Who acted.

@@ -5,8 +5,11 @@
 //! listed. Retention of the audit log itself removes whole rotated files whose newest
 //! record is older than the retention of the log's processing record
 //! ([`ChainedFileSink::apply_retention`](crate::ChainedFileSink::apply_retention)): only
-//! from the start of the chain, never the file being written, and it records what it
-//! removed in the chain, so the remainder still verifies and says why it starts late.
+//! from the start of the chain, never the file being written. Before it removes anything
+//! it checks that those files verify from where the chain starts, records what it will
+//! remove in the chain, and moves the start named in the [head file](crate::Head) past
+//! them, so the remainder still verifies (against the head too) and says why it starts
+//! late, and a crash at any step leaves a log that verifies.
 //! Subject ids in events are keyed [pseudonyms](crate::Pseudonymizer).
 
 use std::path::{Path, PathBuf};
@@ -142,27 +145,22 @@ impl ProcessingRegister {
 pub struct RetentionReport {
     /// The files removed, oldest first.
     pub removed: Vec<PathBuf>,
-    /// The sequence number of the first record kept, when files were removed.
+    /// The sequence number of the first record kept, when files were removed: where the
+    /// head file now says the chain starts.
     pub first_kept_seq: Option<u64>,
 }
 
-/// The time and sequence number of a log file's first and last complete records.
-pub(crate) struct FileSpan {
-    pub(crate) first_seq: Option<u64>,
-    pub(crate) newest: Option<Timestamp>,
-}
-
-/// Reads the span of a log file; `None` when it cannot be read.
-pub(crate) fn file_span(path: &Path) -> Option<FileSpan> {
+/// The time of a log file's last complete record; `None` when it cannot be read.
+///
+/// The record is not authenticated here: retention verifies the files it is about to
+/// remove before it removes any.
+pub(crate) fn file_newest(path: &Path) -> Option<Timestamp> {
     let bytes = std::fs::read(path).ok()?;
     let split = Split::of(&bytes);
-    let first = split.complete.split(|&b| b == b'\n').next();
-    let first_seq = first.and_then(Line::parse).map(|l| l.seq);
-    let newest = split
+    split
         .last_line()
         .and_then(Line::parse)
-        .and_then(|l| event_time(l.event));
-    Some(FileSpan { first_seq, newest })
+        .and_then(|l| event_time(l.event))
 }
 
 /// The time of an event in either format.

@@ -136,9 +136,9 @@ impl ChainKey {
         self.0.derive(b"bee-audit record mac v1")
     }
 
-    /// The MAC key for the head file.
+    /// The MAC key for the head file (v2: slots name the chain's start as well as its end).
     pub(crate) fn head_mac(&self) -> Hmac<Sha256> {
-        self.0.derive(b"bee-audit head mac v1")
+        self.0.derive(b"bee-audit head mac v2")
     }
 }
 

@@ -1,7 +1,7 @@
 //! Files of a log directory: names, creation, and the state of the tail on reopening.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::chain::{Chainer, Line, Link};
@@ -199,6 +199,37 @@ fn previous_file_end(path: &Path, chainer: &Chainer) -> Result<Link, OpenError> 
         line: 1,
     })?;
     authentic(line, path, split.lines, chainer).map(|(link, _)| link)
+}
+
+/// Where the chain in `files` starts: the link its first record continues. The record
+/// must authenticate.
+pub(crate) fn chain_start(files: &[PathBuf], chainer: &Chainer) -> Result<Link, OpenError> {
+    for path in files {
+        let mut reader = BufReader::new(File::open(path).map_err(|source| OpenError::Io {
+            path: path.clone(),
+            source,
+        })?);
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        if line.pop() != Some(b'\n') {
+            continue; // empty, or only a torn line
+        }
+        let first = Line::parse(&line).filter(|l| chainer.authentic(l));
+        let first = first.ok_or_else(|| OpenError::Corrupt {
+            file: path.clone(),
+            line: 1,
+        })?;
+        return Ok(Link {
+            seq: first.seq.saturating_sub(1),
+            mac: first.prev,
+        });
+    }
+    Ok(Link::START)
 }
 
 /// Copies the torn bytes to `<file>.torn-<n>`, then cuts them from the log.

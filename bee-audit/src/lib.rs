@@ -93,8 +93,16 @@
 //!
 //! **Protects against.** Someone who can write the log files but does not hold the chain
 //! key: any change, deletion, insertion, reordering or cut inside the chain is found by
-//! `verify` at its file and line, and a cut at the end is found against the head file or
-//! a rotation marker. A crash of the writing process loses no acknowledged record (each
+//! `verify` at its file and line. Against the head file, which names where the chain
+//! starts and its last durable record, so are records or whole files deleted from the
+//! start (reported as deleted at the first line left) and records cut from the end
+//! (truncated); only retention moves the start, forward, after recording in the chain
+//! what it removes. Without the head, a rotation marker still shows a missing last
+//! file. Deleting the head file too, to pass a cut start off as retention, is itself
+//! reported: the sink refuses to open a directory with records and no head
+//! ([`OpenError::HeadMissing`]; rebuilding one is an explicit setting, recorded in the
+//! chain), and `bee audit verify` fails when the head is missing unless asked to check
+//! the chain alone. A crash of the writing process loses no acknowledged record (each
 //! is written through to the operating system before `write` returns); a torn final
 //! line is set aside and recorded, never merged. Personal data and secrets are kept out
 //! of records by type (labels, masked keys, keyed pseudonyms) and by the scrubber for
@@ -104,11 +112,15 @@
 //! and its head: keep the key off the machine's log volume, and ship the log elsewhere
 //! if the machine itself is not trusted. Records written after the last head update
 //! (at most one durability interval) can be cut off without trace, and an attacker who
-//! kept an old copy of the head file can restore it together with a cut log; an
-//! external checkpoint closes that gap and is not part of this crate. Files removed from
-//! the start of the chain look like retention: the report gives the first sequence number
-//! and retention records what it removed, but a verifier cannot tell an honest removal
-//! from a dishonest one. A power loss can lose the records of the last durability
+//! kept an old copy of the head file can restore it together with a log cut at the end
+//! (an old head's start is never later than the current one, so it cannot hide a cut at
+//! the start); nor can the whole directory, head included, rolled back to an older copy
+//! or removed be told from the real one. An external checkpoint closes those gaps and
+//! is not part of this crate. Checked without its head file, a chain cut at the start
+//! looks like retention (the report gives the first sequence number and the chain's
+//! retention records say what was removed, but the chain alone cannot tell an honest
+//! removal from a dishonest one), and a cut after a whole record at the end goes
+//! unnoticed. A power loss can lose the records of the last durability
 //! interval ([`Durability::Interval`]); choose [`Durability::EveryRecord`] when that
 //! matters more than throughput. The scrubber is only as good as the detector plugged
 //! into it. IP addresses are recorded as they are (the monitor and playbooks act on

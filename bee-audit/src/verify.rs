@@ -16,21 +16,56 @@
 //!   chain under the same key);
 //! - an incomplete last line is a **torn tail** (a crash, or a cut inside a record).
 //!
-//! What the records alone cannot show is a chain cut after a whole record: the shortened
-//! chain is a valid chain. Two things catch that here. A full file ends with a rotation
-//! marker naming the next file, so a missing last file is **truncated**. And the file
-//! sink keeps a MACed [`Head`] naming the last record it made durable; given the head,
-//! a chain that ends before it is **truncated**, and a head that names a different record
-//! is a **head mismatch**. Records written after the last head update (at most one
-//! durability interval) can still be cut without trace, and an attacker who saved an old
-//! copy of the head file can put it back; a head kept elsewhere (another machine, a
-//! signed checkpoint) closes that gap, and is outside this crate.
+//! What the records alone cannot show is a chain cut after a whole record, or before
+//! one at its start: the shortened chain is a valid chain. The head file closes both
+//! ends.
 //!
-//! Likewise the start: files removed from the front of the chain (as
-//! [retention](crate::ChainedFileSink::apply_retention) does, recording it in the chain)
-//! leave a chain that starts at a later sequence number. The report gives that number
-//! ([`VerifyReport::first_seq`]); whether the missing start is legitimate is for the
-//! reader to judge from the retention records.
+//! # With the head file
+//!
+//! The file sink keeps a MACed [`Head`] naming where the chain starts (the first
+//! sequence number and the MAC its record must carry as `prev`: 1 and all zeros for a
+//! new chain, moved forward only by
+//! [retention](crate::ChainedFileSink::apply_retention)) and the last record it made
+//! durable. Given the head, `verify` checks the chain between the two:
+//!
+//! - a first record after the start (records missing before it, up to whole files) is
+//!   **deleted**, reported at that record: the first file given, line 1, unless that
+//!   file is empty; a record out of place there is **inserted** or **reordered** as
+//!   anywhere else;
+//! - a first record that continues a different record than the start names is a **head
+//!   mismatch** (a log of another chain under the same key, or a head from one);
+//! - records older than the start are accepted when the chain runs from them through
+//!   the start (retention writes the start before it removes the files, and may stop
+//!   in between); a chain that passes the start's sequence number on a different record
+//!   is a **head mismatch**;
+//! - a chain that ends before the head's last record is **truncated**, and a record
+//!   other than the one the head names at that number is a **head mismatch**.
+//!
+//! So with the head, deleting any record or run of records, anywhere up to the head's
+//! last record, is found. What remains: records written after the last head update (at most one durability
+//! interval) can be cut from the end without trace, and an attacker who saved an old
+//! copy of the head file can put it back to hide a cut at the end (an old head's start
+//! is never later than the current one, so it cannot hide a cut at the start). A head
+//! kept elsewhere (another machine, a signed checkpoint) closes that gap, and is outside
+//! this crate. Check all the files of the directory, oldest first: given the head, a
+//! chain checked from a later file is reported as deleted at its first line.
+//!
+//! # Without the head file
+//!
+//! Passing no head checks the chain alone, for files copied away from their directory
+//! or a part of a chain. It finds every change, insertion, reordering and deletion
+//! inside the chain, a torn last line, and a file missing its end or a missing last file
+//! (through rotation markers). It takes the first record it reads as the start: records
+//! or whole files removed from the front leave a chain that starts at a later sequence
+//! number, which the report gives ([`VerifyReport::first_seq`]) and does not count as a
+//! failure, since retention does the same. Whether such a start is legitimate is for
+//! the reader to judge from the retention records in the chain (each names the first
+//! sequence number it kept). Likewise whole records cut from the end go unnoticed,
+//! unless the cut leaves a rotation marker without its next file. An attacker who deletes the first records
+//! and the head file is left exactly there: the sink refuses to open a directory that
+//! holds records and no head ([`OpenError::HeadMissing`](crate::OpenError::HeadMissing)),
+//! and `bee audit verify` fails when the head file is missing unless told to check the
+//! chain alone, so the missing head is itself reported.
 //!
 //! A copy of a record inserted right before the original looks exactly like the original
 //! followed by a copy, so the failure is reported on the second of the two.
@@ -53,7 +88,8 @@ pub struct VerifyReport {
     /// Records that verified before the first failure (all of them when there is none).
     pub records: u64,
     /// The sequence number of the first record (greater than 1 when the chain's start
-    /// is not among the files).
+    /// is not among the files: removed by retention, or, when no head was given to tell,
+    /// deleted).
     pub first_seq: Option<u64>,
     /// The sequence number of the last good record.
     pub last_seq: Option<u64>,
@@ -102,7 +138,7 @@ impl std::fmt::Display for Failure {
 pub enum FailureKind {
     /// A record's bytes were changed (or it was forged without the key).
     Modified,
-    /// One or more records are missing.
+    /// One or more records are missing (at the start too, when checked against a head).
     Deleted,
     /// A record that does not belong here was added.
     Inserted,
@@ -112,7 +148,7 @@ pub enum FailureKind {
     Truncated,
     /// The last line is incomplete.
     TornTail,
-    /// The head names a different record at its sequence number.
+    /// The head names a different record at its start or end than the chain holds.
     HeadMismatch,
 }
 
@@ -154,7 +190,8 @@ pub enum VerifyError {
     },
 }
 
-/// Verifies the chain in `files` (oldest first) under `key`, against `head` when given.
+/// Verifies the chain in `files` (oldest first) under `key`, against `head` when given:
+/// see the [module docs](self) for what is found with the head and without it.
 ///
 /// # Errors
 ///
@@ -169,7 +206,32 @@ pub fn verify_files<P: AsRef<Path>>(
         return Err(VerifyError::NoFiles);
     }
     let paths: Vec<PathBuf> = files.iter().map(|p| p.as_ref().to_owned()).collect();
-    Walk::new(paths, Chainer::new(key), head.map(Head::link)).run()
+    let bounds = Bounds {
+        start: head.map(Head::start),
+        end: head.map(Head::end),
+        prefix: false,
+    };
+    let (report, _) = Walk::new(paths, Chainer::new(key), bounds).run()?;
+    Ok(report)
+}
+
+/// Verifies the oldest files of a chain from `start`, as retention does before it
+/// removes them: they must verify and end with a rotation marker. Returns the report and
+/// the link of their last record.
+pub(crate) fn verify_prefix(
+    files: &[PathBuf],
+    chainer: &Chainer,
+    start: Link,
+) -> Result<(VerifyReport, Option<Link>), VerifyError> {
+    if files.is_empty() {
+        return Err(VerifyError::NoFiles);
+    }
+    let bounds = Bounds {
+        start: Some(start),
+        end: None,
+        prefix: true,
+    };
+    Walk::new(files.to_vec(), chainer.clone(), bounds).run()
 }
 
 /// One line as read.
@@ -256,10 +318,22 @@ enum Seen {
     Good { seq: u64, prev: Tag },
 }
 
+/// What the chain is held to besides its own links.
+struct Bounds {
+    /// The link the first record must continue (from the head). Records older than it
+    /// may still be present (retention stopped between moving the start and removing
+    /// the files); the chain must then pass through it.
+    start: Option<Link>,
+    /// The last record the chain must reach (from the head).
+    end: Option<Link>,
+    /// The files are the oldest part of a longer chain: they end with a rotation marker.
+    prefix: bool,
+}
+
 struct Walk {
     lines: Lines,
     chainer: Chainer,
-    head: Option<Link>,
+    bounds: Bounds,
     /// The last good record, the file it is in, and whether it is a rotation marker.
     last: Option<Link>,
     last_file: usize,
@@ -269,11 +343,11 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(files: Vec<PathBuf>, chainer: Chainer, head: Option<Link>) -> Self {
+    fn new(files: Vec<PathBuf>, chainer: Chainer, bounds: Bounds) -> Self {
         Self {
             lines: Lines::new(files),
             chainer,
-            head,
+            bounds,
             last: None,
             last_file: 0,
             last_marker: false,
@@ -282,15 +356,15 @@ impl Walk {
         }
     }
 
-    fn run(mut self) -> Result<VerifyReport, VerifyError> {
+    fn run(mut self) -> Result<(VerifyReport, Option<Link>), VerifyError> {
         let mut buf = Vec::with_capacity(4096);
         while let Some(item) = self.lines.next(&mut buf)? {
             if let Some(failure) = self.check(&item, &buf)? {
-                return Ok(self.report(Some(failure)));
+                return Ok((self.report(Some(failure)), self.last));
             }
         }
         let failure = self.check_end();
-        Ok(self.report(failure))
+        Ok((self.report(failure), self.last))
     }
 
     fn check(&mut self, item: &Item, buf: &[u8]) -> Result<Option<Failure>, VerifyError> {
@@ -301,16 +375,23 @@ impl Walk {
         let Some(line) = line else {
             return self.classify_bad(item).map(Some);
         };
-        if let Some(last) = self.last
-            && (line.seq != last.seq + 1 || line.prev != last.mac)
+        if self.contradicts_start(&line) {
+            return Ok(Some(self.fail(
+                FailureKind::HeadMismatch,
+                item,
+                Some(line.seq),
+            )));
+        }
+        if let Some(before) = self.predecessor(line.seq)
+            && (line.seq != before.seq + 1 || line.prev != before.mac)
         {
             return self
-                .classify_out_of_place(item, line.seq, last.seq + 1)
+                .classify_out_of_place(item, line.seq, before.seq + 1)
                 .map(Some);
         }
-        if let Some(head) = self.head
-            && head.seq == line.seq
-            && head.mac != line.mac
+        if let Some(end) = self.bounds.end
+            && end.seq == line.seq
+            && end.mac != line.mac
         {
             return Ok(Some(self.fail(
                 FailureKind::HeadMismatch,
@@ -329,11 +410,36 @@ impl Walk {
         Ok(None)
     }
 
+    /// The record a line with sequence number `seq` must follow: the last good one, or,
+    /// for the first line, the head's start (unless the line is older than the start).
+    fn predecessor(&self, seq: u64) -> Option<Link> {
+        match (self.last, self.bounds.start) {
+            (Some(last), _) => Some(last),
+            (None, Some(start)) if seq > start.seq => Some(start),
+            _ => None,
+        }
+    }
+
+    /// Whether an authentic line names a different record than the head's start: the
+    /// record the first line continues, or the line itself when the walk reaches the
+    /// start through older records.
+    fn contradicts_start(&self, line: &Line<'_>) -> bool {
+        let Some(start) = self.bounds.start else {
+            return false;
+        };
+        let continues_other = self.last.is_none()
+            && line.seq.checked_sub(1) == Some(start.seq)
+            && line.prev != start.mac;
+        let is_other = line.seq == start.seq && line.mac != start.mac;
+        continues_other || is_other
+    }
+
     /// A line that does not authenticate: forged and inserted if the next line carries on
     /// the chain as if it were not there, otherwise modified.
     fn classify_bad(&mut self, item: &Item) -> Result<Failure, VerifyError> {
         let next = self.look_ahead(1)?;
-        let continues = match (self.last, next.first()) {
+        let before = self.last.or(self.bounds.start);
+        let continues = match (before, next.first()) {
             (Some(last), Some(Seen::Good { seq, prev })) => {
                 *seq == last.seq + 1 && *prev == last.mac
             }
@@ -367,7 +473,11 @@ impl Walk {
             FailureKind::Inserted
         } else if later(expected) {
             FailureKind::Reordered
-        } else if item.line == 1 && item.file != self.last_file && !self.last_marker {
+        } else if self.last.is_some()
+            && item.line == 1
+            && item.file != self.last_file
+            && !self.last_marker
+        {
             return Ok(self.truncated_after_last(Some(seq)));
         } else {
             FailureKind::Deleted
@@ -388,11 +498,16 @@ impl Walk {
 
     fn check_end(&self) -> Option<Failure> {
         let last_index = self.lines.files.len() - 1;
-        // A rotation marker promises a next file; an empty next file keeps the promise.
-        let marker_unanswered = self.last_marker && self.last_file == last_index;
+        let ends_early = if self.bounds.prefix {
+            // The oldest files of a longer chain: the last ends with a rotation marker.
+            !self.last_marker
+        } else {
+            // A rotation marker promises a next file; an empty next file keeps the promise.
+            self.last_marker && self.last_file == last_index
+        };
         let last_seq = self.last.map_or(0, |l| l.seq);
-        let short_of_head = self.head.is_some_and(|h| h.seq > last_seq);
-        if !(marker_unanswered || short_of_head) {
+        let short_of_head = self.bounds.end.is_some_and(|h| h.seq > last_seq);
+        if !(ends_early || short_of_head) {
             return None;
         }
         Some(Failure {
@@ -425,7 +540,7 @@ impl Walk {
             kind,
             file: self.lines.files[item.file].clone(),
             line: item.line,
-            expected_seq: self.last.map(|l| l.seq + 1),
+            expected_seq: self.last.or(self.bounds.start).map(|l| l.seq + 1),
             found_seq: found,
         }
     }

@@ -5,7 +5,9 @@
 //! kill can land inside a write), kills the child once it has acknowledged a chosen
 //! number of records, then checks that every acknowledged record survived, that a torn
 //! final line is reported (never merged), that reopening continues the chain after the
-//! last complete record, and that the whole chain verifies.
+//! last complete record, and that the whole chain verifies, against its head too. After
+//! retention has moved the chain's start, two more kills check that the start stays
+//! where retention put it.
 //!
 //! On Linux a write of a record into the page cache completes before SIGKILL takes
 //! effect in practice, so kills alone rarely tear a line; one round therefore has the
@@ -102,6 +104,89 @@ fn tear(dir: &Path, out: &mut impl Write) -> ! {
     }
 }
 
+/// One log directory that children write to and are killed in.
+struct Crashes<'a> {
+    log_dir: &'a Path,
+    key_path: &'a Path,
+    key: &'a ChainKey,
+}
+
+impl Crashes<'_> {
+    /// Kills a writer, checks the log, restarts and checks it again. The chain must start
+    /// at `first_seq` throughout. Returns whether a torn line was found and set aside.
+    fn kill_and_restart(
+        &self,
+        round: usize,
+        kill_after: u64,
+        delay_us: u64,
+        first_seq: u64,
+    ) -> bool {
+        let (log_dir, key) = (self.log_dir, self.key);
+        let Round { max_acked } = run_child(log_dir, self.key_path, kill_after, delay_us);
+        let head = Head::read(log_dir.join(HEAD_FILE), key).unwrap();
+
+        // Before restart: the chain is whole up to a possibly torn final line, and it
+        // holds every acknowledged record; the head never claims more than is there.
+        let files_now = files(log_dir);
+        let report = verify_files(&files_now, key, head.as_ref()).unwrap();
+        let torn_before = match &report.failure {
+            None => false,
+            Some(f) if f.kind == FailureKind::TornTail => {
+                assert_eq!(&f.file, files_now.last().unwrap(), "round {round}: {f}");
+                true
+            }
+            Some(f) => panic!("round {round}: unexpected failure after a kill: {f}"),
+        };
+        let last_seq = report.last_seq.unwrap();
+        assert!(
+            last_seq >= max_acked,
+            "round {round}: lost acknowledged records"
+        );
+
+        // Restart: the torn line is reported and set aside, the chain continues.
+        let (sink, opened) =
+            ChainedFileSink::open(config(log_dir), key, Arc::new(SystemClock)).unwrap();
+        assert_eq!(opened.last_seq, last_seq, "round {round}");
+        assert_eq!(opened.torn.is_some(), torn_before, "round {round}");
+        if torn_before {
+            assert_eq!(
+                sink.last_seq(),
+                last_seq + 1,
+                "round {round}: recovery record"
+            );
+        }
+        sink.write(&event(u64::MAX)).unwrap();
+        sink.close().unwrap();
+        drop(sink);
+
+        let report = verify_files(&files(log_dir), key, None).unwrap();
+        assert!(report.is_intact(), "round {round}: {:?}", report.failure);
+        assert_eq!(report.first_seq, Some(first_seq));
+        let head = Head::read(log_dir.join(HEAD_FILE), key).unwrap().unwrap();
+        assert_eq!(head.first_seq(), first_seq, "round {round}");
+        let report = verify_files(&files(log_dir), key, Some(&head)).unwrap();
+        assert!(report.is_intact(), "round {round}: {:?}", report.failure);
+        torn_before
+    }
+}
+
+/// How many recovery records the log holds.
+fn recovery_notes(dir: &Path) -> usize {
+    let text: String = files(dir)
+        .iter()
+        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned())
+        .collect();
+    let recovered = serde_json::to_string(&SystemNote::Recovered {
+        file: String::new(),
+        line: 0,
+        torn_bytes: 0,
+        kept_in: String::new(),
+    })
+    .unwrap();
+    let marker = &recovered[..recovered.find(',').unwrap()];
+    text.matches(marker.trim_start_matches('{')).count()
+}
+
 /// `kill_after` value of the round whose child leaves a torn line on purpose.
 const TEAR: u64 = u64::MAX;
 
@@ -166,72 +251,44 @@ fn parent() {
         (150, 1600),
         (600, 3200),
     ];
+    let crashes = Crashes {
+        log_dir: &log_dir,
+        key_path: &key_path,
+        key: &key,
+    };
     for (round, (kill_after, delay_us)) in moments.into_iter().enumerate() {
-        let Round { max_acked } = run_child(&log_dir, &key_path, kill_after, delay_us);
-        let head = Head::read(log_dir.join(HEAD_FILE), &key).unwrap();
-
-        // Before restart: the chain is whole up to a possibly torn final line, and it
-        // holds every acknowledged record; the head never claims more than is there.
-        let files_now = files(&log_dir);
-        let report = verify_files(&files_now, &key, head.as_ref()).unwrap();
-        let torn_before = match &report.failure {
-            None => false,
-            Some(f) if f.kind == FailureKind::TornTail => {
-                assert_eq!(&f.file, files_now.last().unwrap(), "round {round}: {f}");
-                true
-            }
-            Some(f) => panic!("round {round}: unexpected failure after a kill: {f}"),
-        };
-        let last_seq = report.last_seq.unwrap();
-        assert!(
-            last_seq >= max_acked,
-            "round {round}: lost acknowledged records"
-        );
-
-        // Restart: the torn line is reported and set aside, the chain continues.
-        let (sink, opened) =
-            ChainedFileSink::open(config(&log_dir), &key, Arc::new(SystemClock)).unwrap();
-        assert_eq!(opened.last_seq, last_seq, "round {round}");
-        assert_eq!(opened.torn.is_some(), torn_before, "round {round}");
-        if torn_before {
-            torn_seen += 1;
-            assert_eq!(
-                sink.last_seq(),
-                last_seq + 1,
-                "round {round}: recovery record"
-            );
-        }
-        sink.write(&event(u64::MAX)).unwrap();
-        sink.close().unwrap();
-        drop(sink);
-
-        let report = verify_files(&files(&log_dir), &key, None).unwrap();
-        assert!(report.is_intact(), "round {round}: {:?}", report.failure);
-        assert_eq!(report.first_seq, Some(1));
+        torn_seen += usize::from(crashes.kill_and_restart(round, kill_after, delay_us, 1));
     }
 
-    let text: String = files(&log_dir)
-        .iter()
-        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned())
-        .collect();
-    let recovered = serde_json::to_string(&SystemNote::Recovered {
-        file: String::new(),
-        line: 0,
-        torn_bytes: 0,
-        kept_in: String::new(),
-    })
-    .unwrap();
-    let marker = &recovered[..recovered.find(',').unwrap()];
-    assert_eq!(
-        text.matches(marker.trim_start_matches('{')).count(),
-        torn_seen
-    );
+    assert_eq!(recovery_notes(&log_dir), torn_seen);
     assert!(torn_seen >= 1, "the tearing round must leave a torn line");
+
+    // Retention removes the old files and moves the head's start; a kill after that
+    // and the restart keep the start where retention put it.
+    let (sink, _) = ChainedFileSink::open(config(&log_dir), &key, Arc::new(SystemClock)).unwrap();
+    let retained = sink.apply_retention(std::time::Duration::ZERO).unwrap();
+    sink.close().unwrap();
+    drop(sink);
+    assert!(!retained.removed.is_empty());
+    let first_kept = retained.first_kept_seq.unwrap();
+    let head = Head::read(log_dir.join(HEAD_FILE), &key).unwrap().unwrap();
+    assert_eq!(head.first_seq(), first_kept);
+    let notes_kept = recovery_notes(&log_dir);
+    let mut torn_after = 0;
+    for (round, (kill_after, delay_us)) in [(40, 800), (TEAR, 0)].into_iter().enumerate() {
+        let round = moments.len() + round;
+        torn_after +=
+            usize::from(crashes.kill_and_restart(round, kill_after, delay_us, first_kept));
+    }
+    assert_eq!(recovery_notes(&log_dir), notes_kept + torn_after);
+    assert!(torn_after >= 1, "the tearing round must leave a torn line");
+    torn_seen += torn_after;
+
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "crash: {} kills, {torn_seen} torn tails set aside, chain intact",
-        moments.len()
+        moments.len() + 2
     )
     .unwrap();
     writeln!(out, "test result: ok. 1 passed; 0 failed; 0 ignored").unwrap();

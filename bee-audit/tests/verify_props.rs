@@ -2,7 +2,9 @@
 //!
 //! Each case writes a random log through the file sink (rotating into several files),
 //! applies one edit to its bytes, and checks `verify_files` against a model that says
-//! where the edit must be reported.
+//! where the edit must be reported. Edits at the start of the chain are found against
+//! the head file, which names where the chain starts; a chain checked alone takes its
+//! first record as its start.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -87,8 +89,16 @@ fn write_tagged_log(records: usize, rotate_bytes: u64, tag: &str) -> (Log, Head)
     (log, head)
 }
 
-/// Writes `files` (raw bytes) and verifies them.
+/// Writes `files` (raw bytes) and verifies them against `head`.
 fn verify_bytes(files: &[Vec<u8>], head: &Head) -> (Option<(FailureKind, usize, u64)>, u64) {
+    verify_bytes_with(files, Some(head))
+}
+
+/// Writes `files` (raw bytes) and verifies them, against `head` when given.
+fn verify_bytes_with(
+    files: &[Vec<u8>],
+    head: Option<&Head>,
+) -> (Option<(FailureKind, usize, u64)>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let paths: Vec<PathBuf> = (0..files.len())
         .map(|i| {
@@ -97,7 +107,7 @@ fn verify_bytes(files: &[Vec<u8>], head: &Head) -> (Option<(FailureKind, usize, 
             path
         })
         .collect();
-    let report = verify_files(&paths, &key(), Some(head)).unwrap();
+    let report = verify_files(&paths, &key(), head).unwrap();
     let failure = report.failure.map(|f| {
         let index = paths.iter().position(|p| *p == f.file).unwrap();
         (f.kind, index, f.line)
@@ -106,8 +116,22 @@ fn verify_bytes(files: &[Vec<u8>], head: &Head) -> (Option<(FailureKind, usize, 
 }
 
 fn verify_log(log: &Log, head: &Head) -> (Option<(FailureKind, usize, u64)>, u64) {
+    verify_log_with(log, Some(head))
+}
+
+fn verify_log_with(log: &Log, head: Option<&Head>) -> (Option<(FailureKind, usize, u64)>, u64) {
     let files: Vec<Vec<u8>> = (0..log.files.len()).map(|f| log.bytes(f)).collect();
-    verify_bytes(&files, head)
+    verify_bytes_with(&files, head)
+}
+
+/// Where the first record of `log` is, as (file, line number).
+fn first_record(log: &Log) -> (usize, u64) {
+    let file = log
+        .files
+        .iter()
+        .position(|lines| !lines.is_empty())
+        .unwrap();
+    (file, 1)
 }
 
 fn arb_log() -> impl Strategy<Value = (Log, Head)> {
@@ -159,10 +183,13 @@ proptest! {
         let mut edited = log.clone();
         edited.files[file].remove(line);
 
-        let (failure, first) = verify_log(&edited, &head);
+        let (failure, _) = verify_log(&edited, &head);
         let last_file = log.files.len() - 1;
         if k == 0 {
-            // The first record is the anchor: a log without it is a log that starts later.
+            // The head names where the chain starts: the first record is missing.
+            prop_assert_eq!(failure, Some((FailureKind::Deleted, 0, 1)));
+            // Alone, the chain takes its first record as its start: it starts later.
+            let (failure, first) = verify_log_with(&edited, None);
             prop_assert_eq!(failure, None);
             prop_assert_eq!(first, 2);
         } else if k + 1 == positions.len() {
@@ -184,8 +211,9 @@ proptest! {
         forged in any::<bool>(),
     ) {
         let positions = log.positions();
-        // Insert before record p (1..len), in p's file.
-        let p = 1 + at.index(positions.len() - 1);
+        // Insert before record p (0..len), in p's file; before the first record the
+        // head's start is what the inserted line is checked against.
+        let p = at.index(positions.len());
         let (file, line) = positions[p];
         let j = copy.index(positions.len());
         let (cf, cl) = positions[j];
@@ -207,8 +235,8 @@ proptest! {
         (log, head) in arb_log(), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(),
     ) {
         let positions = log.positions();
-        let a = 1 + a.index(positions.len() - 1);
-        let b = 1 + b.index(positions.len() - 1);
+        let a = a.index(positions.len());
+        let b = b.index(positions.len());
         prop_assume!(a != b);
         let (a, b) = (a.min(b), a.max(b));
         let (fa, la) = positions[a];
@@ -220,6 +248,46 @@ proptest! {
 
         let (failure, _) = verify_log(&edited, &head);
         prop_assert_eq!(failure, Some((FailureKind::Reordered, fa, line_no(la))));
+    }
+
+    #[test]
+    fn records_deleted_from_the_start_are_found_at_the_first_line_left(
+        (log, head) in arb_log(),
+        cut in any::<prop::sample::Index>(),
+        whole_files in any::<bool>(),
+        drop_empty_files in any::<bool>(),
+    ) {
+        // Cut one record, several, or whole files (with or without their emptied files);
+        // at least one record stays.
+        let total = log.positions().len();
+        let mut m = if whole_files {
+            let ends: Vec<usize> = log.files.iter().scan(0, |n, f| { *n += f.len(); Some(*n) }).collect();
+            let full: Vec<usize> = ends.into_iter().filter(|&e| e < total).collect();
+            prop_assume!(!full.is_empty());
+            full[cut.index(full.len())]
+        } else {
+            1 + cut.index(total - 1)
+        };
+        let first_left = m as u64 + 1;
+        let mut edited = log.clone();
+        for lines in &mut edited.files {
+            let take = m.min(lines.len());
+            lines.drain(..take);
+            m -= take;
+        }
+        if drop_empty_files {
+            let keep = edited.files.iter().position(|l| !l.is_empty()).unwrap();
+            edited.files.drain(..keep);
+        }
+
+        let (file, line) = first_record(&edited);
+        let (failure, _) = verify_log(&edited, &head);
+        prop_assert_eq!(failure, Some((FailureKind::Deleted, file, line)));
+
+        // Alone, the chain verifies and says where it starts.
+        let (failure, first) = verify_log_with(&edited, None);
+        prop_assert_eq!(failure, None);
+        prop_assert_eq!(first, first_left);
     }
 
     #[test]

@@ -12,11 +12,12 @@ use crate::chain::{Chainer, Link};
 use crate::clock::{Clock, elapsed};
 use crate::event::{Activity, Event, Severity, SystemNote};
 use crate::format::Format;
-use crate::gdpr::{RetentionReport, file_span};
+use crate::gdpr::{RetentionReport, file_newest};
 use crate::head::{HEAD_FILE, Head, HeadError, HeadWriter};
 use crate::key::ChainKey;
 use crate::layout::{self, file_name};
 use crate::scrub::Record;
+use crate::verify::{self, VerifyError};
 
 /// When written records reach the disk.
 ///
@@ -58,6 +59,12 @@ pub struct FileSinkConfig {
     pub format: Format,
     /// The largest record accepted (default 1 MiB).
     pub max_record_bytes: usize,
+    /// When the directory holds records but no head file: refuse to open with
+    /// [`OpenError::HeadMissing`] (`false`, the default), or write a new head from the
+    /// files as found and record a [`SystemNote::HeadRebuilt`] of high severity (`true`).
+    /// A rebuilt head vouches only for what is on disk at that moment: records removed
+    /// from the start or the end before then can no longer be detected.
+    pub rebuild_missing_head: bool,
 }
 
 impl FileSinkConfig {
@@ -69,6 +76,7 @@ impl FileSinkConfig {
             durability: Durability::default(),
             format: Format::default(),
             max_record_bytes: 1 << 20,
+            rebuild_missing_head: false,
         }
     }
 
@@ -92,6 +100,14 @@ impl FileSinkConfig {
         self.format = format;
         self
     }
+
+    /// Sets whether a missing head file is rebuilt from the files as found (see
+    /// [`rebuild_missing_head`](Self::rebuild_missing_head)).
+    #[must_use]
+    pub fn rebuild_missing_head(mut self, rebuild: bool) -> Self {
+        self.rebuild_missing_head = rebuild;
+        self
+    }
 }
 
 /// What opening a sink found.
@@ -103,6 +119,9 @@ pub struct OpenReport {
     pub last_seq: u64,
     /// An incomplete final line left by a crash, set aside and recorded in the chain.
     pub torn: Option<TornTail>,
+    /// Whether the head file was missing and rebuilt from the files as found
+    /// ([`FileSinkConfig::rebuild_missing_head`]); the chain records it too.
+    pub head_rebuilt: bool,
 }
 
 /// An incomplete final line found when a sink was opened.
@@ -153,16 +172,32 @@ pub enum OpenError {
         /// The last record found.
         found: u64,
     },
+    /// The directory holds records but no head file. The sink writes its head before its
+    /// first record, so the head was removed (or not copied with the log); a new head
+    /// would vouch for whatever is on disk now, hiding records cut from either end.
+    #[error(
+        "audit log {dir} holds records up to {last_seq} but no head file (removed, or not \
+         copied with the log); restore it, or set rebuild_missing_head to accept the log \
+         as found"
+    )]
+    HeadMissing {
+        /// The log directory.
+        dir: PathBuf,
+        /// The last record found.
+        last_seq: u64,
+    },
 }
 
 /// A JSON Lines file sink whose records are chained with HMAC-SHA256.
 ///
 /// Files are `audit-00000001.jsonl`, `audit-00000002.jsonl`, … in one directory; the
 /// chain runs on from one file into the next, and the last record of a full file is a
-/// rotation marker naming the next. `audit.head` records how far the chain reached
-/// (see [`Head`]). Opening a directory continues its chain; an incomplete final line
-/// left by a crash is moved aside into `<file>.torn-<n>` and a recovery record is
-/// written, so nothing is merged with it and nothing passes silently.
+/// rotation marker naming the next. `audit.head` records where the chain starts and how
+/// far it reached (see [`Head`]); it is written before the first record, so a directory
+/// with records and no head is refused ([`OpenError::HeadMissing`]). Opening a
+/// directory continues its chain; an incomplete final line left by a crash is moved
+/// aside into `<file>.torn-<n>` and a recovery record is written, so nothing is merged
+/// with it and nothing passes silently.
 ///
 /// After a failed write or sync the sink stops and returns
 /// [`SinkError::Stopped`] until it is reopened, since the file's state is then unknown.
@@ -177,6 +212,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     head: Mutex<HeadWriter>,
+    /// Held by one retention run at a time.
+    retention: Mutex<()>,
     stop: (Mutex<bool>, Condvar),
 }
 
@@ -200,29 +237,37 @@ impl ChainedFileSink {
     /// # Errors
     ///
     /// See [`OpenError`]: the directory cannot be used, another writer holds it, the head
-    /// or the last record does not authenticate under `key`, or the chain is shorter
-    /// than its head says.
+    /// or the last record does not authenticate under `key`, the chain is shorter than
+    /// its head says, or it has records and no head.
     pub fn open(
         config: FileSinkConfig,
         key: &ChainKey,
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, OpenReport), OpenError> {
         let opened = Opened::open(&config, key)?;
-        let head = HeadWriter::new(opened.head_file, key, opened.head_seq);
         let shared = Arc::new(Shared {
             chainer: Chainer::new(key),
             clock,
-            head: Mutex::new(head),
+            head: Mutex::new(opened.head),
+            retention: Mutex::new(()),
             stop: (Mutex::new(false), Condvar::new()),
             state: Mutex::new(opened.state),
             config,
         });
         let mut report = opened.report;
+        let as_open_error = |path: &Path, e: SinkError| OpenError::Io {
+            path: path.to_owned(),
+            source: io::Error::other(e.to_string()),
+        };
+        if let Some(first_seq) = opened.rebuilt_from {
+            shared
+                .record_rebuilt_head(first_seq, report.last_seq)
+                .map_err(|e| as_open_error(&shared.config.dir.join(HEAD_FILE), e))?;
+        }
         if let Some(torn) = &report.torn {
-            shared.record_recovery(torn).map_err(|e| OpenError::Io {
-                path: torn.file.clone(),
-                source: io::Error::other(e.to_string()),
-            })?;
+            shared
+                .record_recovery(torn)
+                .map_err(|e| as_open_error(&torn.file, e))?;
         }
         report.file = shared.lock_state().path.clone();
         let syncer = match shared.config.durability {
@@ -253,51 +298,52 @@ impl ChainedFileSink {
     }
 
     /// Removes whole rotated files, oldest first, whose newest record is at least
-    /// `max_age` old, and records what it removed as a
-    /// [`SystemNote::RetentionApplied`] event. Stops at the first file that is too recent
-    /// or cannot be read, and never removes the file being written, so what remains is
-    /// an unbroken end of the chain.
+    /// `max_age` old. Stops at the first file that is too recent or cannot be read, and
+    /// never removes the file being written, so what remains is an unbroken end of the
+    /// chain.
+    ///
+    /// In this order, so that a crash at any step leaves a log that verifies: the files
+    /// to remove are verified from the chain's start (the head's); a
+    /// [`SystemNote::RetentionApplied`] event naming them is written and synced; the head
+    /// moves the chain's start to the first record kept and is synced; then the files
+    /// are removed. A crash before the removal leaves older records than the head's
+    /// start, which verification accepts, and the next run removes them.
     ///
     /// # Errors
     ///
-    /// When a file cannot be removed, or the note cannot be written.
+    /// [`SinkError::Retention`] when the files to remove do not verify (nothing is
+    /// removed: that would destroy the evidence); otherwise when a file cannot be read or
+    /// removed, or the note or the head cannot be written.
     pub fn apply_retention(&self, max_age: Duration) -> Result<RetentionReport, SinkError> {
+        let _one_at_a_time = self
+            .shared
+            .retention
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let dir = &self.shared.config.dir;
-        let current = self.shared.lock_state().index;
-        let now = self.shared.clock.now();
-        let files = layout::log_files(dir).map_err(|e| SinkError::io(dir, "list", e))?;
+        let expired = self.expired_files(max_age)?;
+        if expired.is_empty() {
+            return Ok(RetentionReport {
+                removed: expired,
+                first_kept_seq: None,
+            });
+        }
 
-        let mut removed = Vec::new();
-        let mut first_kept_seq = None;
-        for path in files
-            .iter()
-            .filter(|p| layout::file_index(p).is_some_and(|i| i < current))
-        {
-            let span = file_span(path);
-            let expired = span
-                .as_ref()
-                .and_then(|s| s.newest)
-                .is_some_and(|newest| elapsed(newest, now) >= max_age);
-            if !expired {
-                break;
-            }
+        let kept_after = self.shared.retention_boundary(&expired)?;
+        let note = SystemNote::RetentionApplied {
+            files: expired.iter().map(|p| display_name(p)).collect(),
+            first_kept_seq: kept_after.seq + 1,
+        };
+        self.shared
+            .write_moving_start(&self.shared.system_event(note), kept_after)?;
+
+        for path in &expired {
             fs::remove_file(path).map_err(|e| SinkError::io(path, "remove", e))?;
-            removed.push(path.clone());
         }
-        if let Some(next) = files.get(removed.len()) {
-            first_kept_seq = file_span(next).and_then(|s| s.first_seq);
-        }
-        if !removed.is_empty() {
-            layout::sync_dir(dir).map_err(|e| SinkError::io(dir, "sync directory", e))?;
-            let note = SystemNote::RetentionApplied {
-                files: removed.iter().map(|p| display_name(p)).collect(),
-                first_kept_seq: first_kept_seq.unwrap_or_default(),
-            };
-            self.shared.write(&self.shared.system_event(note))?;
-        }
+        layout::sync_dir(dir).map_err(|e| SinkError::io(dir, "sync directory", e))?;
         Ok(RetentionReport {
-            removed,
-            first_kept_seq,
+            removed: expired,
+            first_kept_seq: Some(kept_after.seq + 1),
         })
     }
 
@@ -312,6 +358,19 @@ impl ChainedFileSink {
         let result = self.shared.flush();
         self.shared.lock_state().closed = true;
         result
+    }
+
+    /// The rotated files, oldest first, up to the first one not yet `max_age` old.
+    fn expired_files(&self, max_age: Duration) -> Result<Vec<PathBuf>, SinkError> {
+        let dir = &self.shared.config.dir;
+        let current = self.shared.lock_state().index;
+        let now = self.shared.clock.now();
+        let files = layout::log_files(dir).map_err(|e| SinkError::io(dir, "list", e))?;
+        Ok(files
+            .into_iter()
+            .filter(|p| layout::file_index(p).is_some_and(|i| i < current))
+            .take_while(|p| file_newest(p).is_some_and(|newest| elapsed(newest, now) >= max_age))
+            .collect())
     }
 
     fn stop_syncer(&self) {
@@ -486,7 +545,7 @@ impl Shared {
 
     fn write_head(&self, link: Link, sync: bool) -> Result<(), SinkError> {
         let path = self.config.dir.join(HEAD_FILE);
-        let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut head = self.lock_head();
         head.write(link)
             .map_err(|e| SinkError::io(&path, "write head", e))?;
         if sync {
@@ -494,6 +553,65 @@ impl Shared {
                 .map_err(|e| SinkError::io(&path, "sync head", e))?;
         }
         Ok(())
+    }
+
+    /// The last record retention will remove (or the chain's current start, when all of
+    /// `expired` lies before it), once `expired` verifies from the current start.
+    fn retention_boundary(&self, expired: &[PathBuf]) -> Result<Link, SinkError> {
+        let start = self.lock_head().start();
+        let dir = &self.config.dir;
+        let (report, last) =
+            verify::verify_prefix(expired, &self.chainer, start).map_err(|e| match e {
+                VerifyError::Io { path, source } => SinkError::io(path, "read", source),
+                other => SinkError::io(dir, "verify", io::Error::other(other.to_string())),
+            })?;
+        if let Some(failure) = report.failure {
+            return Err(SinkError::Retention(Box::new(failure)));
+        }
+        Ok(last.filter(|l| l.seq > start.seq).unwrap_or(start))
+    }
+
+    /// Writes `event` and makes it durable, then has the head say the chain starts after
+    /// `start`, and makes that durable too.
+    fn write_moving_start(&self, event: &Event, start: Link) -> Result<(), SinkError> {
+        let mut state = self.lock_state();
+        state.usable()?;
+        let mut buf = Vec::new();
+        self.config
+            .format
+            .write(event, &mut buf)
+            .map_err(|e| SinkError::Encode(e.into()))?;
+        self.append_encoded(&mut state, &buf)?;
+        // The note must be on disk before the head moves the start, whatever the
+        // durability policy: its file too, should writing it have started a new one.
+        let synced = state.file.sync_data();
+        state.check(synced, "sync")?;
+        let synced = layout::sync_dir(&self.config.dir);
+        state.check(synced, "sync directory")?;
+        state.dirty = false;
+
+        let path = self.config.dir.join(HEAD_FILE);
+        let mut head = self.lock_head();
+        head.move_start(start);
+        let written = head
+            .write(state.last)
+            .and_then(|()| head.sync())
+            .map_err(|e| SinkError::io(&path, "write head", e));
+        drop(head);
+        written.map_err(|e| state.fail(e))
+    }
+
+    fn record_rebuilt_head(&self, first_seq: u64, last_seq: u64) -> Result<(), SinkError> {
+        let note = SystemNote::HeadRebuilt {
+            first_seq,
+            last_seq,
+        };
+        self.write(&self.system_event(note).severity(Severity::High))?;
+        self.flush()
+    }
+
+    fn lock_head(&self) -> MutexGuard<'_, HeadWriter> {
+        self.head.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn record_recovery(&self, torn: &TornTail) -> Result<(), SinkError> {
@@ -575,8 +693,9 @@ fn display_name(path: &Path) -> String {
 /// What opening found on disk, before the sink is assembled.
 struct Opened {
     state: State,
-    head_file: File,
-    head_seq: u64,
+    head: HeadWriter,
+    /// The first sequence number found, when the head was missing and is rebuilt.
+    rebuilt_from: Option<u64>,
     report: OpenReport,
 }
 
@@ -598,21 +717,28 @@ impl Opened {
             Some(last) => layout::recover_tail(last, &files, &chainer)?,
             None => layout::Tail::empty(dir.join(file_name(1)), 1),
         };
-        if let Some(head) = head
-            && (head.seq() > tail.last.seq
-                || (head.seq() == tail.last.seq && head.link() != tail.last))
-        {
-            return Err(OpenError::Truncated {
-                expected: head.seq(),
-                found: tail.last.seq,
-            });
-        }
+        let (head, rebuilt_from) = match head {
+            Some(head) => (continued_head(head_file, key, head, &tail)?, None),
+            None if tail.last.seq > 0 => {
+                if !config.rebuild_missing_head {
+                    return Err(OpenError::HeadMissing {
+                        dir: dir.clone(),
+                        last_seq: tail.last.seq,
+                    });
+                }
+                let start = layout::chain_start(&files, &chainer)?;
+                let writer = HeadWriter::rebuilt(head_file, key, start);
+                (writer, Some(start.seq + 1))
+            }
+            None => (new_head(head_file, key, dir)?, None),
+        };
 
         let (file, path, index, size) = layout::open_for_append(dir, &tail)?;
         let report = OpenReport {
             file: path.clone(),
             last_seq: tail.last.seq,
             torn: tail.torn,
+            head_rebuilt: rebuilt_from.is_some(),
         };
         let state = State {
             file: Arc::new(file),
@@ -627,14 +753,41 @@ impl Opened {
             line_buf: Vec::with_capacity(1024),
             _lock: lock,
         };
-        let head_seq = head.map_or(0, |h| h.seq());
         Ok(Self {
             state,
-            head_file,
-            head_seq,
+            head,
+            rebuilt_from,
             report,
         })
     }
+}
+
+/// The head of a chain being continued, once the chain reaches it.
+fn continued_head(
+    file: File,
+    key: &ChainKey,
+    head: Head,
+    tail: &layout::Tail,
+) -> Result<HeadWriter, OpenError> {
+    if head.seq() > tail.last.seq || (head.seq() == tail.last.seq && head.end() != tail.last) {
+        return Err(OpenError::Truncated {
+            expected: head.seq(),
+            found: tail.last.seq,
+        });
+    }
+    Ok(HeadWriter::new(file, key, Some(head)))
+}
+
+/// The head of a new chain, written and synced before its first record so that a
+/// directory with records always has one.
+fn new_head(file: File, key: &ChainKey, dir: &Path) -> Result<HeadWriter, OpenError> {
+    let path = dir.join(HEAD_FILE);
+    let mut head = HeadWriter::new(file, key, None);
+    head.write(Link::START)
+        .and_then(|()| head.sync())
+        .and_then(|()| layout::sync_dir(dir))
+        .map_err(open_io(&path))?;
+    Ok(head)
 }
 
 #[cfg(test)]
@@ -860,5 +1013,106 @@ mod tests {
         let sink = open(dir.path(), |c| c);
         sink.close().unwrap();
         assert!(matches!(sink.write(&record(0)), Err(SinkError::Closed)));
+    }
+
+    #[test]
+    fn a_new_chain_has_its_head_before_its_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let _sink = open(dir.path(), |c| c);
+        let head = Head::read(dir.path().join(HEAD_FILE), &key())
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.first_seq(), head.seq()), (1, 0));
+    }
+
+    #[test]
+    fn a_directory_with_records_and_no_head_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = open(dir.path(), |c| c);
+        (0..3).for_each(|n| sink.write(&record(n)).unwrap());
+        sink.close().unwrap();
+        drop(sink);
+
+        let head = dir.path().join(HEAD_FILE);
+        for emptied in [false, true] {
+            if emptied {
+                fs::write(&head, b"").unwrap(); // an empty head is no head
+            } else {
+                fs::remove_file(&head).unwrap();
+            }
+            let reopened = ChainedFileSink::open(FileSinkConfig::new(dir.path()), &key(), clock());
+            assert!(
+                matches!(reopened, Err(OpenError::HeadMissing { last_seq: 3, .. })),
+                "{reopened:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_head_is_rebuilt_only_when_asked_and_the_chain_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = open(dir.path(), |c| c);
+        (0..3).for_each(|n| sink.write(&record(n)).unwrap());
+        sink.close().unwrap();
+        drop(sink);
+        // The first record and the head are gone: what an attacker would do.
+        let files = ChainedFileSink::files(dir.path()).unwrap();
+        let text = fs::read_to_string(&files[0]).unwrap();
+        let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        fs::write(&files[0], rest).unwrap();
+        fs::remove_file(dir.path().join(HEAD_FILE)).unwrap();
+
+        let config = FileSinkConfig::new(dir.path()).rebuild_missing_head(true);
+        let (sink, report) = ChainedFileSink::open(config, &key(), clock()).unwrap();
+        assert!(report.head_rebuilt);
+        assert_eq!((report.last_seq, sink.last_seq()), (3, 4));
+        sink.close().unwrap();
+
+        // The new head vouches for the chain as found, and the chain says so.
+        let head = Head::read(dir.path().join(HEAD_FILE), &key())
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.first_seq(), head.seq()), (2, 4));
+        let report = verify_files(&files, &key(), Some(&head)).unwrap();
+        assert_eq!((report.failure, report.first_seq), (None, Some(2)));
+        let text = fs::read_to_string(&files[0]).unwrap();
+        let note = text.lines().last().unwrap();
+        assert!(
+            note.contains(r#""note":"head_rebuilt","first_seq":2,"last_seq":3"#)
+                && note.contains(r#""severity":"high""#),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_head_from_the_start_of_the_chain_reports_a_deleted_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = open(dir.path(), |c| c);
+        (0..3).for_each(|n| sink.write(&record(n)).unwrap());
+        sink.close().unwrap();
+        drop(sink);
+        let files = ChainedFileSink::files(dir.path()).unwrap();
+        let text = fs::read_to_string(&files[0]).unwrap();
+        let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        fs::write(&files[0], rest).unwrap();
+
+        // The sink carries on (its head keeps the start), and verify names the gap.
+        let (sink, _) =
+            ChainedFileSink::open(FileSinkConfig::new(dir.path()), &key(), clock()).unwrap();
+        sink.write(&record(4)).unwrap();
+        sink.close().unwrap();
+        let head = Head::read(dir.path().join(HEAD_FILE), &key()).unwrap();
+        let report = verify_files(&files, &key(), head.as_ref()).unwrap();
+        let failure = report.failure.unwrap();
+        assert_eq!(
+            (
+                failure.kind,
+                failure.line,
+                failure.expected_seq,
+                failure.found_seq
+            ),
+            (FailureKind::Deleted, 1, Some(1), Some(2))
+        );
+        assert_eq!(failure.file, files[0]);
     }
 }

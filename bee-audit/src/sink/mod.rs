@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::scrub::Record;
+use crate::verify::Failure;
 
 mod fanout;
 mod memory;
@@ -81,6 +82,10 @@ pub enum SinkError {
     /// The sink or its queue is closed.
     #[error("audit sink is closed")]
     Closed,
+    /// Retention removed nothing: the files it was to remove do not verify from the
+    /// chain's start, and removing them would destroy the evidence.
+    #[error("retention removed nothing: the files to remove do not verify: {0}")]
+    Retention(Box<Failure>),
 }
 
 impl SinkError {

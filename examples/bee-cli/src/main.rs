@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod key;
+mod pii;
 
 /// The operator tool of the bee security workspace.
 #[derive(Debug, Parser)]
@@ -23,11 +24,15 @@ enum Command {
     /// Work with tamper-evident audit logs.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Find or remove personal data and secrets in text.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Key(command) => key::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Pii(command) => pii::run(command),
     }
 }

@@ -128,3 +128,116 @@ fn a_wrong_key_fails_verification() {
         stdout(&output)
     );
 }
+
+fn drop_first_line(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(path, rest).unwrap();
+}
+
+#[test]
+fn a_deleted_first_record_exits_one_at_the_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, key) = log(dir.path(), 5);
+    drop_first_line(&files[0]);
+
+    let output = verify(&key, &files, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let expected = format!(
+        "FAILED: {}:1: deleted (expected record 1, found 2)",
+        files[0].display()
+    );
+    assert!(stdout(&output).contains(&expected), "{}", stdout(&output));
+
+    // Alone, the chain verifies, and the report says where it starts and what that means.
+    let output = verify(&key, &files, &["--no-head"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("starts at record 2; without its head"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_deleted_first_file_exits_one_at_the_first_file_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, key) = log(dir.path(), 20);
+    assert!(files.len() > 2);
+    std::fs::remove_file(&files[0]).unwrap();
+
+    let output = verify(&key, &files[1..], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let expected = format!("FAILED: {}:1: deleted", files[1].display());
+    assert!(stdout(&output).contains(&expected), "{}", stdout(&output));
+}
+
+#[test]
+fn a_missing_head_file_fails_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, key) = log(dir.path(), 5);
+    let head = dir.path().join("audit/audit.head");
+    std::fs::remove_file(&head).unwrap();
+
+    let output = verify(&key, &files, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!("head: none at {}", head.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("FAILED: no head file at {}", head.display())),
+        "{text}"
+    );
+
+    let elsewhere = dir.path().join("elsewhere.head");
+    let output = verify(&key, &files, &["--head", elsewhere.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains("FAILED: no head file at"));
+
+    let output = verify(&key, &files, &["--no-head"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("head: not checked"));
+}
+
+#[test]
+fn a_log_after_retention_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("audit-chain.key");
+    let key = ChainKey::create_file(&key_file).unwrap();
+    let start = Timestamp::from_second(1_700_000_000).unwrap();
+    let clock = ManualClock::new(start);
+    let config = FileSinkConfig::new(dir.path().join("audit"))
+        .rotate_bytes(1500)
+        .durability(Durability::Never);
+    let (sink, _) = ChainedFileSink::open(config, &key, Arc::new(clock.clone())).unwrap();
+    for i in 0..20 {
+        let event = Event::new(
+            start,
+            Activity::ConfigChange {
+                setting: Label::new("tiers").unwrap(),
+            },
+        )
+        .detail(Label::new("n").unwrap(), i);
+        sink.write(&Record::scrub(event, &Verbatim)).unwrap();
+    }
+    clock.advance(std::time::Duration::from_secs(10 * 86_400));
+    let retained = sink
+        .apply_retention(std::time::Duration::from_secs(86_400))
+        .unwrap();
+    sink.close().unwrap();
+    assert!(!retained.removed.is_empty());
+
+    let files = ChainedFileSink::files(dir.path().join("audit")).unwrap();
+    let output = verify(&key_file, &files, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let first = retained.first_kept_seq.unwrap();
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "starts at record {first}, where its head says it does"
+        )),
+        "{text}"
+    );
+}
