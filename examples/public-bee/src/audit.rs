@@ -96,6 +96,7 @@ impl Audit {
         files: &AuditFiles,
         clock: Arc<dyn Clock>,
         actions: Arc<dyn Actions>,
+        pii: Arc<crate::pii::Pii>,
     ) -> Result<Self, AuditSetupError> {
         let clock: Arc<dyn bee_audit::Clock> = Arc::new(AuditClock(clock));
         let key = ChainKey::read_or_create_file(data_dir.key_path(CHAIN_KEY_FILE))?;
@@ -122,9 +123,10 @@ impl Audit {
             Some(path) => ProcessingRegister::from_yaml(&read(path)?)?,
             None => ProcessingRegister::from_yaml(DEFAULT_PROCESSING)?,
         };
-        // Free text in events is dropped (bee-audit's default scrubber) until bee-pii's
-        // detector is plugged in as the scrubber.
+        // Free text in events passes bee-pii's redactor before any sink sees it.
+        let scrubber = Arc::new(move |text: &str| pii.redact(text));
         let auditor = Auditor::builder(sink, Arc::clone(&clock))
+            .scrubber(scrubber)
             .monitor(Monitor::new(monitor_config, clock)?)
             .playbooks(Playbooks::default(), actions)
             .build();

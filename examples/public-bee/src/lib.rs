@@ -67,6 +67,7 @@ pub mod data_dir;
 pub mod http;
 pub mod limits;
 pub mod model;
+pub mod pii;
 pub mod secret;
 pub mod server;
 pub mod store;

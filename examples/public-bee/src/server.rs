@@ -10,12 +10,13 @@ use tokio::sync::watch;
 
 use crate::audit::{Audit, AuditFiles, AuditSetupError, ServerActions};
 use crate::auth::{Auth, AuthSetupError};
-use crate::backend::{BackendError, ChatBackend, OfflineResponder};
+use crate::backend::{BackendError, ChatBackend, OfflineResponder, OpenAiBackend};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BackendConfig, Config};
 use crate::data_dir::{DataDir, DataDirError};
 use crate::http::{self, AppState, Metrics};
 use crate::limits::{Limits, LimitsSetupError};
+use crate::pii::Pii;
 use crate::store::{self, StoreError};
 
 /// A server bound to its addresses, ready to run.
@@ -126,12 +127,20 @@ impl ServerBuilder {
             monitor: config.audit.monitor_file.clone(),
             processing: config.audit.processing_records_file.clone(),
         };
-        let audit = Audit::open(&data_dir, &files, Arc::clone(&clock), Arc::new(actions))?;
+        let pii = Arc::new(Pii::new());
+        let audit = Audit::open(
+            &data_dir,
+            &files,
+            Arc::clone(&clock),
+            Arc::new(actions),
+            Arc::clone(&pii),
+        )?;
         let state = AppState {
             store: database.store,
             auth,
             audit: Arc::new(audit),
             limits,
+            pii,
             backend,
             clock,
             metrics: Arc::new(Metrics::default()),
@@ -286,10 +295,7 @@ pub async fn shutdown_signal() {
 fn configured_backend(config: &BackendConfig) -> Result<Arc<dyn ChatBackend>, ServerError> {
     Ok(match config {
         BackendConfig::Offline => Arc::new(OfflineResponder),
-        // A remote backend may only ever see pseudonymised text. Pseudonymisation is
-        // bee-pii's, which this build does not wire yet: refuse rather than send
-        // people's data out.
-        BackendConfig::OpenAi(_) => return Err(ServerError::RemoteBackendNeedsPseudonyms),
+        BackendConfig::OpenAi(openai) => Arc::new(OpenAiBackend::new(openai.clone())?),
     })
 }
 

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use bee_audit::{AbuseResponse, Activity, DataOperation, Outcome, Target as AuditTarget};
+use bee_audit::{
+    AbuseResponse, Activity, DataOperation, Direction, Outcome, Target as AuditTarget,
+};
 use bee_ratelimit::Decision;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -75,20 +77,47 @@ pub(super) async fn send(
     screen(&state, &caller, &bot, &body.message).await?;
     let limit = rate_limit(&state, &caller, &bot).await?;
 
+    // Step 7.
+    let message = state.pii.check(&body.message).map_err(|e| {
+        ApiError::unprocessable(format!("message: refused by the {} rule", e.rule()))
+    })?;
+
     let user_id = body.user_id.as_deref().map(check_user_id).transpose()?;
     let conversation = conversation(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
 
-    // Step 9.
+    // Step 8: the backend sees placeholders only.
+    record_pii(
+        &state,
+        &caller,
+        &conversation,
+        &state.pii.kinds(&message.text),
+        Direction::Input,
+    )
+    .await;
+    let pseudonyms = state.pii.pseudonyms();
     let request = ChatRequest {
         system_prompt: bot.system_prompt.clone(),
         knowledge: bot.knowledge.clone(),
         history: Vec::new(),
-        message: body.message,
+        message: state.pii.pseudonymise(&pseudonyms, &message.text),
     };
+
+    // Step 9.
     let reply = state.backend.reply(&request).await.map_err(|e| {
         tracing::warn!(error = %ErrorChain(&e), "chat backend failed");
         ApiError::unavailable("the chat backend cannot answer right now; try again later")
     })?;
+
+    // Step 10.
+    let answer = state.pii.scan(&pseudonyms, &reply.text);
+    record_pii(
+        &state,
+        &caller,
+        &conversation,
+        &answer.leaked,
+        Direction::Output,
+    )
+    .await;
 
     // Step 12.
     record_exchange(&state, &caller, &bot, &conversation).await;
@@ -100,7 +129,7 @@ pub(super) async fn send(
         }
     }
     let answer = Json(ChatAnswer {
-        response: reply.text,
+        response: answer.text,
         conversation_id: conversation.id,
         bot_id: bot.id,
         processing_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -248,6 +277,32 @@ async fn conversation(
     };
     state.store.insert_conversation(&conversation).await?;
     Ok(conversation)
+}
+
+/// A `pii_detected` event naming the kinds found (never the values).
+async fn record_pii(
+    state: &AppState,
+    caller: &Caller,
+    conversation: &Conversation,
+    kinds: &[String],
+    direction: Direction,
+) {
+    if kinds.is_empty() {
+        return;
+    }
+    let activity = Activity::PiiDetected {
+        kinds: kinds.iter().filter_map(|k| label(k)).collect(),
+        count: u32::try_from(kinds.len()).unwrap_or(u32::MAX),
+        direction,
+    };
+    let mut event = caller.event(state, activity);
+    let mut actor = event.actor.clone();
+    actor.session = label(conversation.id.as_str());
+    event = event.actor(actor).target(AuditTarget {
+        bot: label(conversation.bot_id.as_str()),
+        resource: label(conversation.id.as_str()),
+    });
+    state.audit.record(event).await;
 }
 
 async fn record_exchange(

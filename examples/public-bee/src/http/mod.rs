@@ -19,6 +19,7 @@ use crate::backend::ChatBackend;
 use crate::clock::Clock;
 use crate::config::HttpConfig;
 use crate::limits::Limits;
+use crate::pii::Pii;
 use crate::store::Store;
 
 mod admin;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub audit: Arc<Audit>,
     /// Rate limits, block list and abuse detection.
     pub limits: Arc<Limits>,
+    /// Personal data detection, pseudonymisation and message validation.
+    pub pii: Arc<Pii>,
     /// The chat backend.
     pub backend: Arc<dyn ChatBackend>,
     /// The clock.

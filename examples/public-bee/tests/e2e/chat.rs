@@ -314,19 +314,74 @@ async fn shutdown_lets_an_in_flight_request_finish() {
     stopping.await.unwrap();
 }
 
+fn leaky(_: &public_bee::backend::ChatRequest) -> Result<String, BackendError> {
+    Ok("Ask [EMAIL_1] or bob.other@example.net, card 4111 1111 1111 1111.".into())
+}
+
 #[tokio::test]
-async fn a_remote_backend_is_refused_while_messages_cannot_be_pseudonymised() {
-    let mut options = Options::new();
-    options.config.chat.backend =
-        public_bee::config::BackendConfig::OpenAi(public_bee::config::OpenAiConfig {
-            base_url: "http://127.0.0.1:9/v1".into(),
-            model: "m".into(),
-            api_key: None,
-            timeout: Duration::from_secs(1),
-        });
-    let error = public_bee::server::Server::bind(options.config.clone())
+async fn the_backend_sees_placeholders_and_the_user_gets_the_originals_back() {
+    let backend = RecordingBackend::new(echo);
+    let server = Options::new().backend(backend.clone()).start().await;
+    let (bot, key) = shop(&server, &server.admin_key()).await;
+    let message = "Mail me at ana.lopez@example.org, my SSN is 262-68-2755";
+    let (status, answer) = chat(&server, &bot, &key, json!({"message": message})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let seen = &backend.seen()[0].message;
+    assert_eq!(seen, "Mail me at [EMAIL_1], my SSN is [SSN_1]");
+    assert_eq!(answer["response"], format!("you said: {message}"));
+
+    let events: Value = server
+        .call(
+            Method::GET,
+            "/api/admin/audit?kind=pii_detected",
+            &server.admin_key(),
+        )
+        .send()
         .await
-        .err()
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert!(error.to_string().contains("pseudonymisation"));
+    let text = events.to_string();
+    assert!(text.contains("email") && text.contains("input"), "{text}");
+    assert!(!text.contains("ana.lopez"), "kinds, never values");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn personal_data_in_the_answer_that_is_not_the_users_is_redacted() {
+    let server = Options::new()
+        .backend(RecordingBackend::new(leaky))
+        .start()
+        .await;
+    let (bot, key) = shop(&server, &server.admin_key()).await;
+    let body = json!({"message": "my mail is ana.lopez@example.org"});
+    let (_, answer) = chat(&server, &bot, &key, body).await;
+    let response = answer["response"].as_str().unwrap();
+    assert!(
+        response.starts_with("Ask ana.lopez@example.org or "),
+        "{response}"
+    );
+    assert!(!response.contains("bob.other"), "{response}");
+    assert!(!response.contains("4111"), "{response}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_that_breaks_the_message_policy_is_refused() {
+    let backend = RecordingBackend::new(echo);
+    let server = Options::new().backend(backend.clone()).start().await;
+    let (bot, key) = shop(&server, &server.admin_key()).await;
+    for message in ["   ", "\u{200b}\u{200b}"] {
+        let (status, body) = chat(&server, &bot, &key, json!({"message": message})).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{message:?}: {body}"
+        );
+        assert_eq!(body["error"], "validation_failed");
+    }
+    assert!(backend.seen().is_empty(), "nothing reached the backend");
+    server.stop().await;
 }
