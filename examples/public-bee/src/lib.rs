@@ -68,6 +68,7 @@ pub mod http;
 pub mod limits;
 pub mod model;
 pub mod pii;
+pub mod sealing;
 pub mod secret;
 pub mod server;
 pub mod store;

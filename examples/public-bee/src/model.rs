@@ -276,19 +276,6 @@ pub struct StoredMessage {
     pub created_at: Timestamp,
 }
 
-/// A data subject's key, wrapped by the keyring. Deleting it erases the subject's data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrappedSubjectKey {
-    /// The tenant the subject belongs to.
-    pub tenant_id: TenantId,
-    /// The pseudonymous subject id.
-    pub subject_id: String,
-    /// The wrapped key.
-    pub wrapped: Vec<u8>,
-    /// When it was created.
-    pub created_at: Timestamp,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ use crate::data_dir::{DataDir, DataDirError};
 use crate::http::{self, AppState, Metrics};
 use crate::limits::{Limits, LimitsSetupError};
 use crate::pii::Pii;
+use crate::sealing::{Sealing, SealingSetupError};
 use crate::store::{self, StoreError};
 
 /// A server bound to its addresses, ready to run.
@@ -47,6 +48,9 @@ pub enum ServerError {
     /// Keys and policies cannot be set up.
     #[error("cannot set up api keys")]
     Auth(#[from] AuthSetupError),
+    /// Sealing cannot be set up.
+    #[error("cannot set up sealing")]
+    Sealing(#[from] SealingSetupError),
     /// Rate limits cannot be set up.
     #[error("cannot set up rate limits")]
     Limits(#[from] LimitsSetupError),
@@ -128,6 +132,7 @@ impl ServerBuilder {
             processing: config.audit.processing_records_file.clone(),
         };
         let pii = Arc::new(Pii::new());
+        let sealing = Arc::new(Sealing::load(&data_dir, Arc::clone(&database.subject_keys)).await?);
         let audit = Audit::open(
             &data_dir,
             &files,
@@ -141,6 +146,8 @@ impl ServerBuilder {
             audit: Arc::new(audit),
             limits,
             pii,
+            sealing,
+            history_turns: config.chat.history_turns,
             backend,
             clock,
             metrics: Arc::new(Metrics::default()),

@@ -42,10 +42,10 @@ CREATE TABLE messages (
     PRIMARY KEY (conversation_id, seq)
 );
 
+-- Subject keys wrapped by the keyring (bee-crypto); `wrapped` is NULL once the subject is
+-- erased, and the generation never goes down.
 CREATE TABLE subject_keys (
-    tenant_id TEXT NOT NULL,
-    subject_id TEXT NOT NULL,
-    wrapped BYTEA NOT NULL,
-    created_at BIGINT NOT NULL,
-    PRIMARY KEY (tenant_id, subject_id)
+    subject TEXT PRIMARY KEY,
+    generation BIGINT NOT NULL,
+    wrapped BYTEA
 );

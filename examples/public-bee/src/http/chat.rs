@@ -17,8 +17,10 @@ use super::guard::Caller;
 use super::json::ApiJson;
 use crate::audit::label;
 use crate::auth::Subject;
-use crate::backend::ChatRequest;
-use crate::model::{Bot, BotId, Conversation, ConversationId};
+use crate::backend::{ChatRequest, Turn};
+use crate::model::{Bot, BotId, Conversation, ConversationId, Role, StoredMessage};
+use crate::pii::Pseudonyms;
+use crate::store::StoreError;
 
 /// Longest accepted `user_id`, in bytes.
 const MAX_USER_ID: usize = 256;
@@ -83,7 +85,9 @@ pub(super) async fn send(
     })?;
 
     let user_id = body.user_id.as_deref().map(check_user_id).transpose()?;
-    let conversation = conversation(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
+    let conversation =
+        find_or_start(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
+    let earlier = history(&state, &conversation).await?;
 
     // Step 8: the backend sees placeholders only.
     record_pii(
@@ -98,7 +102,7 @@ pub(super) async fn send(
     let request = ChatRequest {
         system_prompt: bot.system_prompt.clone(),
         knowledge: bot.knowledge.clone(),
-        history: Vec::new(),
+        history: recent_turns(&state, &pseudonyms, &earlier),
         message: state.pii.pseudonymise(&pseudonyms, &message.text),
     };
 
@@ -118,6 +122,10 @@ pub(super) async fn send(
         Direction::Output,
     )
     .await;
+
+    // Step 11.
+    let next = i64::try_from(earlier.len()).unwrap_or(i64::MAX);
+    store_exchange(&state, &conversation, next, &message.text, &answer.text).await?;
 
     // Step 12.
     record_exchange(&state, &caller, &bot, &conversation).await;
@@ -238,7 +246,7 @@ fn check_user_id(user_id: &str) -> Result<&str, ApiError> {
 /// The conversation the message belongs to: the one named, if it is this bot's and this
 /// user's and not erased, or a new one. The subject is the keyed pseudonym of the
 /// caller's user id, or the conversation itself when no user id is given.
-async fn conversation(
+async fn find_or_start(
     state: &AppState,
     bot: &Bot,
     id: Option<&str>,
@@ -277,6 +285,78 @@ async fn conversation(
     };
     state.store.insert_conversation(&conversation).await?;
     Ok(conversation)
+}
+
+/// The conversation's stored messages, opened, oldest first.
+async fn history(state: &AppState, conversation: &Conversation) -> Result<Vec<Turn>, ApiError> {
+    let mut turns = Vec::new();
+    for message in state.store.messages(&conversation.id).await? {
+        let text = state
+            .sealing
+            .open(conversation, &message)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %ErrorChain(&e), "a stored message does not open");
+                ApiError::internal()
+            })?;
+        turns.push(Turn {
+            role: message.role,
+            text,
+        });
+    }
+    Ok(turns)
+}
+
+/// The last turns the configuration allows, pseudonymised with this request's vault.
+fn recent_turns(state: &AppState, pseudonyms: &Pseudonyms, earlier: &[Turn]) -> Vec<Turn> {
+    let keep = state.history_turns.saturating_mul(2);
+    earlier[earlier.len().saturating_sub(keep)..]
+        .iter()
+        .map(|turn| Turn {
+            role: turn.role,
+            text: state.pii.pseudonymise(pseudonyms, &turn.text),
+        })
+        .collect()
+}
+
+/// The user's message and the answer, sealed, appended at `seq` and `seq + 1`.
+async fn store_exchange(
+    state: &AppState,
+    conversation: &Conversation,
+    seq: i64,
+    question: &str,
+    answer: &str,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let mut messages = Vec::with_capacity(2);
+    for (offset, role, text) in [(0, Role::User, question), (1, Role::Assistant, answer)] {
+        let sealed = state
+            .sealing
+            .seal(conversation, seq + offset, role, text)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %ErrorChain(&e), "sealing failed");
+                ApiError::unavailable("the conversation cannot be stored right now")
+            })?;
+        messages.push(StoredMessage {
+            conversation_id: conversation.id.clone(),
+            seq: seq + offset,
+            role,
+            sealed,
+            created_at: now,
+        });
+    }
+    match state
+        .store
+        .append_messages(&conversation.id, &messages, now)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict) => Err(ApiError::conflict(
+            "another message of this conversation was stored first; send it again",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A `pii_detected` event naming the kinds found (never the values).

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::HttpConfig;
 use crate::limits::Limits;
 use crate::pii::Pii;
+use crate::sealing::Sealing;
 use crate::store::Store;
 
 mod admin;
@@ -28,6 +29,7 @@ mod chat;
 pub mod client;
 pub mod error;
 pub mod guard;
+mod history;
 pub mod json;
 pub mod layers;
 pub mod metrics;
@@ -54,6 +56,10 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Personal data detection, pseudonymisation and message validation.
     pub pii: Arc<Pii>,
+    /// Sealing of stored messages.
+    pub sealing: Arc<Sealing>,
+    /// Earlier turns of a conversation sent to the backend.
+    pub history_turns: usize,
     /// The chat backend.
     pub backend: Arc<dyn ChatBackend>,
     /// The clock.
@@ -69,6 +75,14 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
         .route("/api/public/bots", get(public::list_bots))
         .route("/api/public/bots/{bot_id}", get(public::bot))
         .route("/api/public/chat/{bot_id}/message", post(chat::send))
+        .route(
+            "/api/public/conversations/{conversation_id}",
+            get(history::conversation),
+        )
+        .route(
+            "/api/public/bots/{bot_id}/conversations",
+            get(history::conversations),
+        )
         .layer(layers::bot_cors(Arc::clone(&state.store)));
 
     let admin = Router::new()
@@ -98,6 +112,10 @@ pub fn router(state: AppState, http: &HttpConfig) -> Router {
         .route(
             "/api/admin/blocks/{address}",
             axum::routing::delete(admin::unblock),
+        )
+        .route(
+            "/api/admin/subjects/{subject_id}",
+            axum::routing::delete(history::erase_subject),
         );
 
     let metrics = Arc::clone(&state.metrics);

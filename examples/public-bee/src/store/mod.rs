@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use crate::model::{
-    Bot, BotId, Conversation, ConversationId, StoredMessage, TenantId, WrappedSubjectKey,
-};
+use crate::model::{Bot, BotId, Conversation, ConversationId, StoredMessage, TenantId};
 
 mod sql;
 
@@ -78,22 +76,9 @@ pub trait Store: Send + Sync {
         conversation: &'a ConversationId,
     ) -> StoreFuture<'a, Vec<StoredMessage>>;
 
-    /// Stores a subject's wrapped key unless one is already there, and returns the one
-    /// that is stored (so that concurrent first messages agree on one key).
-    fn subject_key_or_insert<'a>(
-        &'a self,
-        key: &'a WrappedSubjectKey,
-    ) -> StoreFuture<'a, WrappedSubjectKey>;
-
-    /// A subject's wrapped key.
-    fn subject_key<'a>(
-        &'a self,
-        tenant: &'a TenantId,
-        subject_id: &'a str,
-    ) -> StoreFuture<'a, Option<WrappedSubjectKey>>;
-
-    /// Erases a subject: deletes their wrapped key and their sealed messages, and marks
-    /// their conversations erased at `at`, in one transaction.
+    /// Erases a subject's conversations: deletes their sealed messages and marks them
+    /// erased at `at`, in one transaction. (The subject's key is destroyed through
+    /// bee-crypto's [`bee_crypto::SubjectKeys::erase`], over this same store.)
     fn erase_subject<'a>(
         &'a self,
         tenant: &'a TenantId,
@@ -114,8 +99,6 @@ pub struct BotQuery {
 /// What an erasure removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Erasure {
-    /// Whether the subject had a key, now deleted.
-    pub key_deleted: bool,
     /// How many conversations were marked erased.
     pub conversations: u64,
 }
@@ -164,6 +147,8 @@ pub enum Pool {
 pub struct Database {
     /// The server's records.
     pub store: Arc<dyn Store>,
+    /// The wrapped subject keys, in the same database.
+    pub subject_keys: Arc<dyn bee_crypto::SubjectKeyStore>,
     /// The pool, shared with other stores.
     pub pool: Pool,
 }
@@ -180,18 +165,20 @@ pub async fn open(
 ) -> Result<Database, StoreError> {
     Ok(match database_url {
         Some(url) => {
-            let store = PostgresStore::connect(url).await?;
+            let store = Arc::new(PostgresStore::connect(url).await?);
             let pool = Pool::Postgres(store.pool().clone());
             Database {
-                store: Arc::new(store),
+                subject_keys: store.clone(),
+                store,
                 pool,
             }
         }
         None => {
-            let store = SqliteStore::open(sqlite_path).await?;
+            let store = Arc::new(SqliteStore::open(sqlite_path).await?);
             let pool = Pool::Sqlite(store.pool().clone());
             Database {
-                store: Arc::new(store),
+                subject_keys: store.clone(),
+                store,
                 pool,
             }
         }

@@ -14,10 +14,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
 
+use bee_crypto::{
+    BoxFuture as CryptoFuture, StoreError as CryptoStoreError, SubjectId, SubjectKeyRecord,
+    SubjectKeyStore,
+};
+
 use super::{BotQuery, Erasure, Store, StoreError, StoreFuture};
 use crate::model::{
     Bot, BotId, Conversation, ConversationId, RateTiers, Role, StoredMessage, TenantId,
-    WrappedSubjectKey,
 };
 
 /// The migrations table of this server, apart from any other table in the database.
@@ -320,46 +324,6 @@ macro_rules! sql_store {
                 })
             }
 
-            fn subject_key_or_insert<'a>(
-                &'a self,
-                key: &'a WrappedSubjectKey,
-            ) -> StoreFuture<'a, WrappedSubjectKey> {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO subject_keys (tenant_id, subject_id, wrapped, created_at) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(key.tenant_id.as_str())
-                    .bind(&key.subject_id)
-                    .bind(&key.wrapped)
-                    .bind(millis(key.created_at))
-                    .execute(&self.pool)
-                    .await?;
-                    self.subject_key(&key.tenant_id, &key.subject_id)
-                        .await?
-                        // Only an erasure racing this very call can remove the row.
-                        .ok_or(StoreError::Conflict)
-                })
-            }
-
-            fn subject_key<'a>(
-                &'a self,
-                tenant: &'a TenantId,
-                subject_id: &'a str,
-            ) -> StoreFuture<'a, Option<WrappedSubjectKey>> {
-                Box::pin(async move {
-                    let row = sqlx::query(
-                        "SELECT tenant_id, subject_id, wrapped, created_at FROM subject_keys \
-                         WHERE tenant_id = $1 AND subject_id = $2",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(subject_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    row.map(|r| subject_key_from_row!(r)).transpose()
-                })
-            }
-
             fn erase_subject<'a>(
                 &'a self,
                 tenant: &'a TenantId,
@@ -368,13 +332,6 @@ macro_rules! sql_store {
             ) -> StoreFuture<'a, Erasure> {
                 Box::pin(async move {
                     let mut tx = self.pool.begin().await?;
-                    let key = sqlx::query(
-                        "DELETE FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2",
-                    )
-                    .bind(tenant.as_str())
-                    .bind(subject_id)
-                    .execute(&mut *tx)
-                    .await?;
                     sqlx::query(
                         "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM \
                          conversations WHERE tenant_id = $1 AND subject_id = $2)",
@@ -394,9 +351,100 @@ macro_rules! sql_store {
                     .await?;
                     tx.commit().await?;
                     Ok(Erasure {
-                        key_deleted: key.rows_affected() > 0,
                         conversations: conversations.rows_affected(),
                     })
+                })
+            }
+        }
+    };
+}
+
+/// bee-crypto's subject key store over the `subject_keys` table, with the conditional
+/// writes its documentation gives, so that instances racing on one subject never
+/// overwrite each other's key.
+macro_rules! subject_key_store {
+    ($store:ty) => {
+        impl SubjectKeyStore for $store {
+            fn fetch<'a>(
+                &'a self,
+                subject: &'a SubjectId,
+            ) -> CryptoFuture<'a, Result<Option<SubjectKeyRecord>, CryptoStoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "SELECT generation, wrapped FROM subject_keys WHERE subject = $1",
+                    )
+                    .bind(subject.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(CryptoStoreError::new)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let generation: i64 = row.try_get("generation").map_err(CryptoStoreError::new)?;
+                    let wrapped: Option<Vec<u8>> =
+                        row.try_get("wrapped").map_err(CryptoStoreError::new)?;
+                    let generation = u32::try_from(generation)
+                        .map_err(|_| CryptoStoreError::new("generation out of range"))?;
+                    Ok(Some(SubjectKeyRecord { generation, wrapped }))
+                })
+            }
+
+            fn insert<'a>(
+                &'a self,
+                subject: &'a SubjectId,
+                generation: u32,
+                wrapped: &'a [u8],
+            ) -> CryptoFuture<'a, Result<bool, CryptoStoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "INSERT INTO subject_keys (subject, generation, wrapped) VALUES ($1, $2, $3) \
+                         ON CONFLICT (subject) DO UPDATE SET generation = excluded.generation, \
+                         wrapped = excluded.wrapped WHERE subject_keys.wrapped IS NULL \
+                         AND subject_keys.generation < excluded.generation",
+                    )
+                    .bind(subject.as_str())
+                    .bind(i64::from(generation))
+                    .bind(wrapped)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(CryptoStoreError::new)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn replace<'a>(
+                &'a self,
+                subject: &'a SubjectId,
+                generation: u32,
+                wrapped: &'a [u8],
+            ) -> CryptoFuture<'a, Result<bool, CryptoStoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE subject_keys SET wrapped = $3 WHERE subject = $1 \
+                         AND generation = $2 AND wrapped IS NOT NULL",
+                    )
+                    .bind(subject.as_str())
+                    .bind(i64::from(generation))
+                    .bind(wrapped)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(CryptoStoreError::new)?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn erase<'a>(
+                &'a self,
+                subject: &'a SubjectId,
+            ) -> CryptoFuture<'a, Result<bool, CryptoStoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE subject_keys SET wrapped = NULL WHERE subject = $1 \
+                         AND wrapped IS NOT NULL",
+                    )
+                    .bind(subject.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(CryptoStoreError::new)?;
+                    Ok(done.rows_affected() == 1)
                 })
             }
         }
@@ -479,20 +527,10 @@ macro_rules! message_from_row {
     }};
 }
 
-macro_rules! subject_key_from_row {
-    ($row:expr) => {{
-        let r = &$row;
-        Ok::<_, StoreError>(WrappedSubjectKey {
-            tenant_id: tenant(&r.try_get::<String, _>("tenant_id")?)?,
-            subject_id: r.try_get("subject_id")?,
-            wrapped: r.try_get("wrapped")?,
-            created_at: timestamp(r.try_get("created_at")?)?,
-        })
-    }};
-}
-
 sql_store!(SqliteStore);
 sql_store!(PostgresStore);
+subject_key_store!(SqliteStore);
+subject_key_store!(PostgresStore);
 
 fn migrator(base: &'static Migrator) -> Migrator {
     let mut migrator = Migrator::with_migrations(base.migrations.to_vec());

@@ -151,13 +151,14 @@ impl TestServer {
     }
 }
 
-/// The `bee` operator tool, built beside this test (by `cargo test --workspace`), or built
-/// now when only this package's tests were asked for.
+/// The `bee` operator tool beside this test, brought up to date first (a no-op under
+/// `cargo test --workspace`, which has just built it).
 pub(crate) fn bee_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let bee = profile_dir.join("bee");
-    if !bee.exists() {
+    BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
         let status = std::process::Command::new(cargo)
@@ -174,7 +175,7 @@ pub(crate) fn bee_binary() -> std::path::PathBuf {
             .status()
             .unwrap();
         assert!(status.success(), "cannot build the bee tool");
-    }
+    });
     bee
 }
 

@@ -10,6 +10,7 @@ mod binary;
 mod chat;
 mod fleet;
 mod harness;
+mod history;
 mod http_basics;
 mod limits;
 mod openai_backend;

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use bee_crypto::{SubjectId, SubjectKeyStore};
 use jiff::Timestamp;
 use public_bee::model::{
     Bot, BotId, Conversation, ConversationId, KnowledgeEntry, RateTiers, Role, StoredMessage,
-    TenantId, WrappedSubjectKey,
+    TenantId,
 };
 use public_bee::store::{BotQuery, PostgresStore, SqliteStore, Store, StoreError};
 
@@ -162,7 +163,7 @@ async fn messages_stay_sealed_and_in_order(store: Arc<dyn Store>) {
     );
 }
 
-async fn erasure_removes_the_key_and_the_sealed_messages(store: Arc<dyn Store>) {
+async fn erasure_removes_the_sealed_messages_and_marks_the_conversations(store: Arc<dyn Store>) {
     let b = bot("acme", "erase", true);
     store.insert_bot(&b).await.unwrap();
     let mine = conversation(&b, "subject-e", 0);
@@ -173,36 +174,11 @@ async fn erasure_removes_the_key_and_the_sealed_messages(store: Arc<dyn Store>) 
         store.append_messages(&c.id, &m, at(1)).await.unwrap();
     }
 
-    let first = WrappedSubjectKey {
-        tenant_id: tenant("acme"),
-        subject_id: "subject-e".into(),
-        wrapped: b"wrapped-1".to_vec(),
-        created_at: at(0),
-    };
-    let second = WrappedSubjectKey {
-        wrapped: b"wrapped-2".to_vec(),
-        ..first.clone()
-    };
-    assert_eq!(store.subject_key_or_insert(&first).await.unwrap(), first);
-    assert_eq!(
-        store.subject_key_or_insert(&second).await.unwrap(),
-        first,
-        "first key kept"
-    );
-
     let erasure = store
         .erase_subject(&tenant("acme"), "subject-e", at(5))
         .await
         .unwrap();
-    assert!(erasure.key_deleted);
     assert_eq!(erasure.conversations, 1);
-    assert_eq!(
-        store
-            .subject_key(&tenant("acme"), "subject-e")
-            .await
-            .unwrap(),
-        None
-    );
     assert!(store.messages(&mine.id).await.unwrap().is_empty());
     let erased = store.conversation(&mine.id).await.unwrap().unwrap();
     assert_eq!(erased.erased_at, Some(at(5)));
@@ -216,7 +192,6 @@ async fn erasure_removes_the_key_and_the_sealed_messages(store: Arc<dyn Store>) 
         .erase_subject(&tenant("acme"), "subject-e", at(6))
         .await
         .unwrap();
-    assert!(!again.key_deleted);
     assert_eq!(again.conversations, 0);
     let other_tenant = store
         .erase_subject(&tenant("globex"), "subject-f", at(6))
@@ -226,6 +201,36 @@ async fn erasure_removes_the_key_and_the_sealed_messages(store: Arc<dyn Store>) 
         other_tenant.conversations, 0,
         "a subject id is scoped to its tenant"
     );
+}
+
+/// bee-crypto's conditional writes over the `subject_keys` table.
+async fn subject_keys_follow_bee_cryptos_contract(keys: Arc<dyn SubjectKeyStore>) {
+    let subject = SubjectId::new("acme/ps_1").unwrap();
+    assert_eq!(keys.fetch(&subject).await.unwrap(), None);
+    assert!(keys.insert(&subject, 1, b"w1").await.unwrap());
+    assert!(
+        !keys.insert(&subject, 2, b"w2").await.unwrap(),
+        "a live key is never replaced by insert"
+    );
+    assert!(keys.replace(&subject, 1, b"w1b").await.unwrap());
+    assert!(
+        !keys.replace(&subject, 2, b"zz").await.unwrap(),
+        "only its own generation"
+    );
+    assert!(keys.erase(&subject).await.unwrap());
+    assert!(!keys.erase(&subject).await.unwrap());
+    let record = keys.fetch(&subject).await.unwrap().unwrap();
+    assert_eq!((record.generation, record.wrapped), (1, None));
+    assert!(
+        !keys.replace(&subject, 1, b"back").await.unwrap(),
+        "never revived"
+    );
+    assert!(
+        !keys.insert(&subject, 1, b"same").await.unwrap(),
+        "generations only go up"
+    );
+    assert!(keys.insert(&subject, 2, b"w2").await.unwrap());
+    assert_eq!(keys.fetch(&subject).await.unwrap().unwrap().generation, 2);
 }
 
 async fn deleting_a_bot_deletes_its_conversations(store: Arc<dyn Store>) {
@@ -248,7 +253,7 @@ async fn all_checks(store: Arc<dyn Store>) {
     bots_round_trip_and_list_by_tenant_and_visibility(Arc::clone(&store)).await;
     a_second_bot_of_the_same_name_in_a_tenant_conflicts(Arc::clone(&store)).await;
     messages_stay_sealed_and_in_order(Arc::clone(&store)).await;
-    erasure_removes_the_key_and_the_sealed_messages(Arc::clone(&store)).await;
+    erasure_removes_the_sealed_messages_and_marks_the_conversations(Arc::clone(&store)).await;
     deleting_a_bot_deletes_its_conversations(Arc::clone(&store)).await;
     store.close().await.unwrap();
 }
@@ -257,7 +262,9 @@ async fn all_checks(store: Arc<dyn Store>) {
 async fn sqlite_store_keeps_records_as_specified() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("records.sqlite3");
-    all_checks(Arc::new(SqliteStore::open(&path).await.unwrap())).await;
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    subject_keys_follow_bee_cryptos_contract(store.clone()).await;
+    all_checks(store).await;
 
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -272,7 +279,9 @@ async fn sqlite_store_keeps_records_as_specified() {
 #[tokio::test]
 async fn postgres_store_keeps_records_as_specified() {
     pg::with_schema("store", |url| async move {
-        all_checks(Arc::new(PostgresStore::connect(&url).await.unwrap())).await;
+        let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        subject_keys_follow_bee_cryptos_contract(store.clone()).await;
+        all_checks(store).await;
         // A second instance migrating the same schema finds nothing to do.
         let again = PostgresStore::connect(&url).await.unwrap();
         assert!(!again.bots(&BotQuery::default()).await.unwrap().is_empty());
