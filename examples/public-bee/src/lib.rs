@@ -34,28 +34,34 @@
 //! # The pipeline
 //!
 //! A chat request passes, in order: request id, security headers, body limit and
-//! timeout; abuse check on the client address; API key; request signature and nonce;
-//! authorisation; rate limits; message validation; pseudonymisation; the chat backend;
-//! placeholders restored and the answer scanned; messages stored sealed under the
-//! subject's key; audit events. The server wires each step from its crate; a step whose
-//! crate is not part of the workspace yet is not in the pipeline, and the README says
-//! which steps are live.
+//! timeout ([`http`]); the block list and abuse score of the client address
+//! ([`limits`], bee-ratelimit); the API key ([`auth`], bee-auth); authorisation (RBAC
+//! roles and scopes, ABAC tenant isolation, live bot, key bound to its bot); the bot's
+//! rate-limit tiers for the key and the address, scaled by load; message validation,
+//! pseudonymisation ([`pii`], bee-pii); the chat backend ([`backend`]); the answer
+//! scanned and its placeholders restored; both messages sealed under the subject's key
+//! ([`sealing`], bee-crypto); audit events with the monitor and its playbooks
+//! ([`audit`], bee-audit). Request signatures are not wired yet: a bot that requires
+//! them refuses chat.
 //!
 //! # Threats and limits
 //!
 //! What the server itself guards: every answer carries the security headers (CSP,
 //! `nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy`, HSTS when the public origin is
 //! HTTPS) and no server banner; bodies over 64 KiB are refused before they are read;
-//! every request has a time limit; errors never carry internals; logs carry the request
-//! id and route template, never a key, a raw path or a message; secret files are created
-//! with mode 0600 and refused at start when group or others may read them; a client
-//! address is taken from `X-Forwarded-For` only when the peer is a configured trusted
-//! proxy.
+//! every request has a time limit; errors never carry internals; a key is checked before
+//! a body is read; logs carry the request id and route template, never a key, a raw path,
+//! a user id or a message; secret files are created with mode 0600 and refused at start
+//! when group or others may read them; a client address is taken from `X-Forwarded-For`
+//! only when the peer is a configured trusted proxy; failed authentications name a key in
+//! the audit log only when the caller proved it held the secret, so that nobody can get
+//! another's key suspended by the brute-force playbook.
 //!
 //! What it does not do: it does not terminate TLS (the nginx configuration in `deploy/`
-//! does); the offline responder is lexical retrieval, not a language model, and answers
-//! only from the bot's entries; CORS is checked per bot on the public routes only (the
-//! admin API is not meant for browsers).
+//! does); it does not verify request signatures yet; the offline responder is lexical
+//! retrieval, not a language model; CORS is checked per bot on the public routes only;
+//! the admin audit views show this instance's recent events; the abuse detector's
+//! "challenge" is answered with 429, for there is no challenge to offer.
 
 pub mod audit;
 pub mod auth;
