@@ -35,14 +35,14 @@
 //!
 //! A chat request passes, in order: request id, security headers, body limit and
 //! timeout ([`http`]); the block list and abuse score of the client address
-//! ([`limits`], bee-ratelimit); the API key ([`auth`], bee-auth); authorisation (RBAC
+//! ([`limits`], bee-ratelimit); the API key ([`auth`], bee-auth); the request signature
+//! and nonce when the bot requires them; authorisation (RBAC
 //! roles and scopes, ABAC tenant isolation, live bot, key bound to its bot); the bot's
 //! rate-limit tiers for the key and the address, scaled by load; message validation,
 //! pseudonymisation ([`pii`], bee-pii); the chat backend ([`backend`]); the answer
 //! scanned and its placeholders restored; both messages sealed under the subject's key
 //! ([`sealing`], bee-crypto); audit events with the monitor and its playbooks
-//! ([`audit`], bee-audit). Request signatures are not wired yet: a bot that requires
-//! them refuses chat.
+//! ([`audit`], bee-audit).
 //!
 //! # Threats and limits
 //!
@@ -58,7 +58,7 @@
 //! another's key suspended by the brute-force playbook.
 //!
 //! What it does not do: it does not terminate TLS (the nginx configuration in `deploy/`
-//! does); it does not verify request signatures yet; the offline responder is lexical
+//! does); the offline responder is lexical
 //! retrieval, not a language model; CORS is checked per bot on the public routes only;
 //! the admin audit views show this instance's recent events; the abuse detector's
 //! "challenge" is answered with 429, for there is no challenge to offer.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bee_crypto::{
-    Context, KeyringFile, MasterKey, Protector, SubjectId, SubjectKeyStore, SubjectKeys,
+    Context, Keyring, KeyringFile, MasterKey, Protector, SubjectId, SubjectKeyStore, SubjectKeys,
     SubjectOpenError,
 };
 
@@ -18,6 +18,7 @@ pub const KEYRING_FILE: &str = "keyring.json";
 
 /// Sealing and opening of stored messages.
 pub struct Sealing {
+    keyring: Arc<Keyring>,
     subjects: SubjectKeys,
 }
 
@@ -58,7 +59,8 @@ impl Sealing {
         let file = KeyringFile::new(data_dir.key_path(KEYRING_FILE), Protector::Key(master));
         let keyring = Arc::new(file.load_or_create().await?);
         Ok(Self {
-            subjects: SubjectKeys::new(keyring, store),
+            subjects: SubjectKeys::new(Arc::clone(&keyring), store),
+            keyring,
         })
     }
 
@@ -116,6 +118,37 @@ impl Sealing {
         }
     }
 
+    /// Seals an API key's signing secret under the keyring, bound to the key id.
+    ///
+    /// # Errors
+    ///
+    /// When sealing fails.
+    pub fn seal_signing_secret(
+        &self,
+        key_id: &str,
+        secret: &[u8],
+    ) -> Result<Vec<u8>, SealingError> {
+        self.keyring
+            .seal(&secret_context(key_id)?, secret)
+            .map_err(failed)
+    }
+
+    /// Opens an API key's sealed signing secret.
+    ///
+    /// # Errors
+    ///
+    /// When it does not open (another key's, altered, or its keyring key is gone).
+    pub fn open_signing_secret(
+        &self,
+        key_id: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SealingError> {
+        self.keyring
+            .open(&secret_context(key_id)?, sealed)
+            .map(zeroize::Zeroizing::new)
+            .map_err(failed)
+    }
+
     /// Destroys the subject's key; whether there was one to destroy.
     ///
     /// # Errors
@@ -145,6 +178,13 @@ fn context(conversation: &Conversation, seq: i64, role: Role) -> Result<Context,
     .and_then(|c| c.with("seq", seq.to_string()))
     .and_then(|c| c.with("role", role.as_str()))
     .map_err(failed)
+}
+
+fn secret_context(key_id: &str) -> Result<Context, SealingError> {
+    Context::new()
+        .with("purpose", "signing-secret")
+        .and_then(|c| c.with("key", key_id))
+        .map_err(failed)
 }
 
 fn failed(e: impl std::error::Error + Send + Sync + 'static) -> SealingError {

@@ -48,6 +48,9 @@ pub enum ServerError {
     /// Keys and policies cannot be set up.
     #[error("cannot set up api keys")]
     Auth(#[from] AuthSetupError),
+    /// The nonce store cannot be reached.
+    #[error("cannot reach the nonce store")]
+    Nonces(#[source] bee_auth::signature::NonceStoreError),
     /// Sealing cannot be set up.
     #[error("cannot set up sealing")]
     Sealing(#[from] SealingSetupError),
@@ -110,7 +113,15 @@ impl ServerBuilder {
             None => configured_backend(&config.chat.backend)?,
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let auth = Auth::open(&config.auth, &data_dir, &database.pool, Arc::clone(&clock)).await?;
+        let nonces = nonce_store(&config, Arc::clone(&clock)).await?;
+        let auth = Auth::open(
+            &config.auth,
+            &data_dir,
+            &database.pool,
+            Arc::clone(&clock),
+            nonces,
+        )
+        .await?;
         let bootstrap = data_dir.bootstrap_key_path();
         if auth.bootstrap(&bootstrap).await? {
             // The path only: the key itself is never printed or logged.
@@ -297,6 +308,28 @@ pub async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// Nonces of signed requests: in Redis for a fleet (a nonce used on one instance is
+/// refused by every other), in memory otherwise.
+async fn nonce_store(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn bee_auth::NonceStore>, ServerError> {
+    use bee_auth::signature::{MemoryNonceStore, RedisNonceStore};
+    Ok(match &config.redis_url {
+        Some(url) => {
+            let prefix = format!("{}:nonce", config.redis_prefix);
+            Arc::new(
+                RedisNonceStore::connect(url.expose(), prefix)
+                    .await
+                    .map_err(ServerError::Nonces)?,
+            )
+        }
+        None => {
+            Arc::new(MemoryNonceStore::new().with_clock(Arc::new(crate::auth::AuthClock(clock))))
+        }
+    })
 }
 
 fn configured_backend(config: &BackendConfig) -> Result<Arc<dyn ChatBackend>, ServerError> {

@@ -56,6 +56,10 @@ pub(super) struct AdminKeyRequest {
 pub(super) struct KeyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+    /// The key's request-signing secret (hex), shown once, for bots that require signed
+    /// requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_secret: Option<String>,
     key_id: String,
     prefix: String,
     tenant_id: String,
@@ -207,7 +211,10 @@ pub(super) async fn create_bot_key(
     let issued = state.auth.keys().create(new).await.map_err(lifecycle)?;
     tracing::info!(key_id = %issued.record.key_id, bot_id = %bot.id, "bot key issued");
     record_key_change(&state, &caller, &issued.record, KeyOperation::Created).await;
-    Ok((StatusCode::CREATED, Json(issued_view(issued))))
+    let secret = signing_secret(&state, &issued.record).await?;
+    let mut view = issued_view(issued);
+    view.signing_secret = Some(secret);
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `POST /api/admin/keys`: an admin key of any tenant and roles (operators only).
@@ -365,6 +372,25 @@ async fn change_key(
     Ok(Json(view(&changed, None)))
 }
 
+/// A fresh signing secret for a bot key: sealed by the keyring into the records, and
+/// handed back (hex) to be shown this once.
+async fn signing_secret(state: &AppState, record: &KeyRecord) -> Result<String, ApiError> {
+    let key_id = record.key_id.as_str();
+    let (_, bytes) = bee_auth::SigningSecret::generate(&mut rand::rng());
+    let sealed = state
+        .sealing
+        .seal_signing_secret(key_id, &bytes[..])
+        .map_err(|e| {
+            tracing::error!(error = %ErrorChain(&e), "signing secret not sealed");
+            ApiError::internal()
+        })?;
+    state
+        .store
+        .insert_signing_secret(key_id, &sealed, state.clock.now())
+        .await?;
+    Ok(hex::encode(&bytes[..]))
+}
+
 async fn record_bot_change(state: &AppState, caller: &Caller, bot: &Bot, setting: &str) {
     let Some(setting) = label(setting) else {
         return;
@@ -489,6 +515,7 @@ fn issued_view(issued: IssuedKey) -> KeyView {
 fn view(record: &KeyRecord, key: Option<String>) -> KeyView {
     KeyView {
         key,
+        signing_secret: None,
         key_id: record.key_id.to_string(),
         prefix: record.prefix.clone(),
         tenant_id: record.tenant.as_str().to_owned(),

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use bee_audit::{
     AbuseResponse, Activity, DataOperation, Direction, Outcome, Target as AuditTarget,
@@ -13,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorChain};
-use super::guard::Caller;
-use super::json::ApiJson;
+use super::guard::{self, Caller};
+use super::json;
 use crate::audit::label;
-use crate::auth::Subject;
+use crate::auth::{Denied, Subject};
 use crate::backend::{ChatRequest, Turn};
 use crate::model::{Bot, BotId, Conversation, ConversationId, Role, StoredMessage};
 use crate::pii::Pseudonyms;
@@ -52,19 +53,17 @@ pub(super) async fn send(
     State(state): State<AppState>,
     caller: Caller,
     Path(bot_id): Path<String>,
-    ApiJson(body): ApiJson<ChatMessage>,
+    head: http::request::Parts,
+    raw: Bytes,
 ) -> Result<(http::HeaderMap, Json<ChatAnswer>), ApiError> {
     let started = Instant::now();
     let bot = find_bot(&state, &bot_id).await?;
 
-    // Step 4. Verifying a signature needs the key's signing secret, kept sealed by
-    // bee-crypto; until that is wired, a bot that requires signed requests refuses chat
-    // rather than accept unsigned ones.
+    // Step 4.
     if bot.require_signature {
-        return Err(ApiError::unavailable(
-            "this bot requires signed requests, which this server cannot verify yet",
-        ));
+        check_signature(&state, &caller, &head, &raw).await?;
     }
+    let body: ChatMessage = json::parse(&head.headers, &raw)?;
 
     // Step 5.
     let subject = Subject {
@@ -228,6 +227,43 @@ async fn rate_limit(state: &AppState, caller: &Caller, bot: &Bot) -> Result<Deci
     Err(ApiError::rate_limited(bee_ratelimit::headers::fields(
         &decision,
     )))
+}
+
+/// The request's signature under the key's signing secret (sealed in the records).
+async fn check_signature(
+    state: &AppState,
+    caller: &Caller,
+    head: &http::request::Parts,
+    raw: &[u8],
+) -> Result<(), ApiError> {
+    let key_id = caller.principal.record.key_id.as_str();
+    let refused = |denied: Denied| async move {
+        if let Some(method) = label("signature") {
+            let activity = Activity::Authentication {
+                method,
+                reason: label(denied.code()),
+            };
+            let event = caller.event(state, activity).outcome(Outcome::Failure);
+            state.audit.record(event).await;
+        }
+        Err(guard::refused(&denied))
+    };
+    let Some(sealed) = state.store.signing_secret(key_id).await? else {
+        return refused(Denied::BadSignature(bee_auth::SignatureRejection::Mismatch)).await;
+    };
+    let secret = state
+        .sealing
+        .open_signing_secret(key_id, &sealed)
+        .ok()
+        .and_then(|bytes| bee_auth::SigningSecret::from_bytes(&bytes).ok());
+    let Some(secret) = secret else {
+        tracing::error!("a signing secret does not open");
+        return Err(ApiError::internal());
+    };
+    match state.auth.verify_signature(head, raw, secret, key_id).await {
+        Ok(()) => Ok(()),
+        Err(denied) => refused(denied).await,
+    }
 }
 
 async fn find_bot(state: &AppState, bot_id: &str) -> Result<Bot, ApiError> {

@@ -50,8 +50,10 @@ impl FromRequestParts<AppState> for Caller {
                 }
                 // A refused key is an invalid request for the abuse detector, which may
                 // block the address after enough of them.
-                if !matches!(denied, Denied::Unavailable(_))
-                    && let Err(e) = state.limits.assess(addr, None, true).await
+                if !matches!(
+                    denied,
+                    Denied::Unavailable(_) | Denied::NoncesUnavailable(_)
+                ) && let Err(e) = state.limits.assess(addr, None, true).await
                 {
                     tracing::warn!(error = %ErrorChain(&e), "abuse detector unavailable");
                 }
@@ -128,6 +130,18 @@ pub fn refused(denied: &Denied) -> ApiError {
             tracing::error!(error = %ErrorChain(e), "key store unavailable");
             ApiError::unavailable("the server cannot check keys right now; try again later")
         }
+        Denied::BadSignature(_) => {
+            tracing::info!(reason = denied.code(), "request signature refused");
+            ApiError::new(
+                http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid request signature is required",
+            )
+        }
+        Denied::NoncesUnavailable(e) => {
+            tracing::error!(error = %ErrorChain(e), "nonce store unavailable");
+            ApiError::unavailable("the server cannot check signatures right now; try again later")
+        }
     }
 }
 
@@ -142,7 +156,10 @@ fn authentication_failed(
     request_id: Option<Label>,
     denied: &Denied,
 ) -> Option<Event> {
-    if matches!(denied, Denied::Unavailable(_)) {
+    if matches!(
+        denied,
+        Denied::Unavailable(_) | Denied::NoncesUnavailable(_)
+    ) {
         return None;
     }
     let holder = matches!(

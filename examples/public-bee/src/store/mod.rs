@@ -76,6 +76,17 @@ pub trait Store: Send + Sync {
         conversation: &'a ConversationId,
     ) -> StoreFuture<'a, Vec<StoredMessage>>;
 
+    /// Stores the sealed signing secret of an API key.
+    fn insert_signing_secret<'a>(
+        &'a self,
+        key_id: &'a str,
+        sealed: &'a [u8],
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+
+    /// The sealed signing secret of an API key.
+    fn signing_secret<'a>(&'a self, key_id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
     /// Erases a subject's conversations: deletes their sealed messages and marks them
     /// erased at `at`, in one transaction. (The subject's key is destroyed through
     /// bee-crypto's [`bee_crypto::SubjectKeys::erase`], over this same store.)

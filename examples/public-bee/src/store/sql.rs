@@ -324,6 +324,36 @@ macro_rules! sql_store {
                 })
             }
 
+            fn insert_signing_secret<'a>(
+                &'a self,
+                key_id: &'a str,
+                sealed: &'a [u8],
+                at: Timestamp,
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO signing_secrets (key_id, sealed, created_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(key_id)
+                    .bind(sealed)
+                    .bind(millis(at))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn signing_secret<'a>(&'a self, key_id: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+                Box::pin(async move {
+                    let row = sqlx::query("SELECT sealed FROM signing_secrets WHERE key_id = $1")
+                        .bind(key_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.map(|r| r.try_get::<Vec<u8>, _>("sealed").map_err(StoreError::from))
+                        .transpose()
+                })
+            }
+
             fn erase_subject<'a>(
                 &'a self,
                 tenant: &'a TenantId,

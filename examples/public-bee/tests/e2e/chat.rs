@@ -188,7 +188,8 @@ async fn inactive_bots_revoked_keys_and_unsigned_requests_to_signing_bots_are_re
     let (status, body) = chat(&server, &bot, &key, json!({"message": "hi"})).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+        (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+        "an unsigned request to a bot that requires signatures"
     );
     server
         .send_json(

@@ -130,3 +130,47 @@ async fn clean_redis(url: &str, prefix: &str) {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_nonce_used_on_one_instance_is_refused_by_the_other() {
+    let Some(redis) = bee_testkit::redis_url() else {
+        return;
+    };
+    let prefix = bee_testkit::unique_name("fleet_nonces");
+    pg::with_schema("fleet_nonces", move |url| async move {
+        let mut first = Options::new();
+        first.config.database_url = Some(public_bee::secret::Secret::new(url.clone()));
+        first.config.redis_url = Some(public_bee::secret::Secret::new(redis.clone()));
+        first.config.redis_prefix = prefix.clone();
+        let a = first.start().await;
+        let mut second = fleet_member(&a, &url);
+        second.config.redis_url = Some(public_bee::secret::Secret::new(redis.clone()));
+        second.config.redis_prefix = prefix.clone();
+        let b = second.start().await;
+
+        let (bot, key, secret) = crate::signatures::signing_bot(&a).await;
+        let path = format!("/api/public/chat/{bot}/message");
+        let body = r#"{"message": "hello"}"#;
+        let headers = crate::signatures::signed_headers(&secret, &path, body);
+        let send = crate::signatures::send;
+        assert_eq!(
+            send(&a, &path, &key, headers.clone(), body).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&b, &path, &key, headers, body).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let fresh = crate::signatures::signed_headers(&secret, &path, body);
+        assert_eq!(
+            send(&b, &path, &key, fresh, body).await,
+            StatusCode::OK,
+            "the secret works there"
+        );
+
+        a.stop().await;
+        b.stop().await;
+        clean_redis(&redis, &prefix).await;
+    })
+    .await;
+}

@@ -15,4 +15,5 @@ mod http_basics;
 mod limits;
 mod openai_backend;
 mod pg;
+mod signatures;
 mod store;
