@@ -140,8 +140,21 @@ pub fn bot_cors(store: Arc<dyn Store>) -> CorsLayer {
             }
         }))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID,
+            HeaderName::from_static(bee_auth::signature::TIMESTAMP_HEADER),
+            HeaderName::from_static(bee_auth::signature::NONCE_HEADER),
+            HeaderName::from_static(bee_auth::signature::SIGNATURE_HEADER),
+            HeaderName::from_static(bee_auth::signature::SIGNED_HEADERS_HEADER),
+        ])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit"),
+            HeaderName::from_static("ratelimit-policy"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
