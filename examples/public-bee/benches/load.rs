@@ -13,6 +13,10 @@
 //!
 //! The load generator runs in the same process on the same two cores as the server, for
 //! both targets alike: compare the ratio, not the absolute figures.
+//!
+//! Requests carry `X-Forwarded-For` with one of 4096 client addresses in turn (the
+//! server trusts loopback as its proxy here), as a public API's traffic comes from many
+//! clients: from a single address the abuse detector would, rightly, throttle the run.
 
 #![allow(
     clippy::unwrap_used,
@@ -196,8 +200,17 @@ async fn open_loop(
     (latencies, failed)
 }
 
+/// The next client address of the rotation (198.18.0.0/15, the benchmarking range).
+fn next_client() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 4096;
+    format!("198.18.{}.{}", n / 256, n % 256)
+}
+
 async fn send(client: &reqwest::Client, target: &Target) -> bool {
-    let mut request = client.request(target.method.clone(), &target.url);
+    let mut request = client
+        .request(target.method.clone(), &target.url)
+        .header("x-forwarded-for", next_client());
     if let Some(bearer) = &target.bearer {
         request = request.bearer_auth(bearer);
     }
@@ -257,6 +270,7 @@ async fn bare_target(len: usize) -> Target {
 async fn pipeline_target(data: &std::path::Path) -> (Target, usize) {
     let mut config = Config::with_data_dir(data.join("data"));
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr().unwrap();
     let admin = std::fs::read_to_string(data.join("data/bootstrap-admin-key")).unwrap();

@@ -84,9 +84,13 @@ pub(super) async fn send(
     })?;
 
     let user_id = body.user_id.as_deref().map(check_user_id).transpose()?;
-    let conversation =
+    let (conversation, is_new) =
         find_or_start(&state, &bot, body.conversation_id.as_deref(), user_id).await?;
-    let earlier = history(&state, &conversation).await?;
+    let earlier = if is_new {
+        Vec::new()
+    } else {
+        history(&state, &conversation).await?
+    };
 
     // Step 8: the backend sees placeholders only.
     record_pii(
@@ -124,7 +128,15 @@ pub(super) async fn send(
 
     // Step 11.
     let next = i64::try_from(earlier.len()).unwrap_or(i64::MAX);
-    store_exchange(&state, &conversation, next, &message.text, &answer.text).await?;
+    store_exchange(
+        &state,
+        &conversation,
+        is_new,
+        next,
+        &message.text,
+        &answer.text,
+    )
+    .await?;
 
     // Step 12.
     record_exchange(&state, &caller, &bot, &conversation).await;
@@ -280,14 +292,15 @@ fn check_user_id(user_id: &str) -> Result<&str, ApiError> {
 }
 
 /// The conversation the message belongs to: the one named, if it is this bot's and this
-/// user's and not erased, or a new one. The subject is the keyed pseudonym of the
+/// user's and not erased, or a new one (stored with its first messages, so that a failed
+/// request leaves nothing behind), and whether it is new. The subject is the keyed pseudonym of the
 /// caller's user id, or the conversation itself when no user id is given.
 async fn find_or_start(
     state: &AppState,
     bot: &Bot,
     id: Option<&str>,
     user_id: Option<&str>,
-) -> Result<Conversation, ApiError> {
+) -> Result<(Conversation, bool), ApiError> {
     let subject = |conversation: &ConversationId| match user_id {
         Some(user) => state
             .audit
@@ -306,7 +319,7 @@ async fn find_or_start(
         if !same || found.erased_at.is_some() {
             return Err(not_found());
         }
-        return Ok(found);
+        return Ok((found, false));
     }
     let now = state.clock.now();
     let id = ConversationId::random();
@@ -319,8 +332,7 @@ async fn find_or_start(
         updated_at: now,
         erased_at: None,
     };
-    state.store.insert_conversation(&conversation).await?;
-    Ok(conversation)
+    Ok((conversation, true))
 }
 
 /// The conversation's stored messages, opened, oldest first.
@@ -359,6 +371,7 @@ fn recent_turns(state: &AppState, pseudonyms: &Pseudonyms, earlier: &[Turn]) -> 
 async fn store_exchange(
     state: &AppState,
     conversation: &Conversation,
+    is_new: bool,
     seq: i64,
     question: &str,
     answer: &str,
@@ -382,11 +395,18 @@ async fn store_exchange(
             created_at: now,
         });
     }
-    match state
-        .store
-        .append_messages(&conversation.id, &messages, now)
-        .await
-    {
+    let stored = if is_new {
+        state
+            .store
+            .start_conversation(conversation, &messages)
+            .await
+    } else {
+        state
+            .store
+            .append_messages(&conversation.id, &messages, now)
+            .await
+    };
+    match stored {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict) => Err(ApiError::conflict(
             "another message of this conversation was stored first; send it again",

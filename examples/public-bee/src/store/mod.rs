@@ -49,6 +49,13 @@ pub trait Store: Send + Sync {
     /// Stores a new conversation.
     fn insert_conversation<'a>(&'a self, conversation: &'a Conversation) -> StoreFuture<'a, ()>;
 
+    /// Stores a new conversation with its first messages, in one transaction.
+    fn start_conversation<'a>(
+        &'a self,
+        conversation: &'a Conversation,
+        messages: &'a [StoredMessage],
+    ) -> StoreFuture<'a, ()>;
+
     /// The conversation with this id.
     fn conversation<'a>(&'a self, id: &'a ConversationId) -> StoreFuture<'a, Option<Conversation>>;
 

@@ -240,6 +240,44 @@ macro_rules! sql_store {
                 })
             }
 
+            fn start_conversation<'a>(
+                &'a self,
+                conversation: &'a Conversation,
+                messages: &'a [StoredMessage],
+            ) -> StoreFuture<'a, ()> {
+                Box::pin(async move {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO conversations (id, tenant_id, bot_id, subject_id, \
+                         created_at, updated_at, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(conversation.id.as_str())
+                    .bind(conversation.tenant_id.as_str())
+                    .bind(conversation.bot_id.as_str())
+                    .bind(&conversation.subject_id)
+                    .bind(millis(conversation.created_at))
+                    .bind(millis(conversation.updated_at))
+                    .bind(conversation.erased_at.map(millis))
+                    .execute(&mut *tx)
+                    .await?;
+                    for message in messages {
+                        sqlx::query(
+                            "INSERT INTO messages (conversation_id, seq, role, sealed, \
+                             created_at) VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(conversation.id.as_str())
+                        .bind(message.seq)
+                        .bind(message.role.as_str())
+                        .bind(&message.sealed)
+                        .bind(millis(message.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                })
+            }
+
             fn conversation<'a>(
                 &'a self,
                 id: &'a ConversationId,
