@@ -246,6 +246,26 @@ impl SignatureRejection {
     pub fn status(&self) -> http::StatusCode {
         http::StatusCode::UNAUTHORIZED
     }
+
+    /// A short stable code for the audit log and metrics (`replayed`, `outside_window`...),
+    /// one per reason. Unlike [`public_message`](Self::public_message), it tells the
+    /// reasons apart, so it belongs in the operator's records, never in the answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureRejection::MissingTimestamp => "missing_timestamp",
+            SignatureRejection::BadTimestamp => "bad_timestamp",
+            SignatureRejection::OutsideWindow { .. } => "outside_window",
+            SignatureRejection::MissingNonce => "missing_nonce",
+            SignatureRejection::BadNonce => "bad_nonce",
+            SignatureRejection::MissingSignature => "missing_signature",
+            SignatureRejection::BadSignatureHeader => "bad_signature_header",
+            SignatureRejection::TooManySignatures => "too_many_signatures",
+            SignatureRejection::UnsignedRequiredHeader(_) => "unsigned_required_header",
+            SignatureRejection::Malformed(_) => "malformed",
+            SignatureRejection::Mismatch => "mismatch",
+            SignatureRejection::Replayed => "replayed",
+        }
+    }
 }
 
 /// The outcome of [`SignatureVerifier::verify`].

@@ -560,6 +560,36 @@ async fn every_rejection_gets_the_same_public_answer() {
     }
 }
 
+#[test]
+fn every_rejection_has_its_own_code_for_the_operator() {
+    let all = [
+        SignatureRejection::MissingTimestamp,
+        SignatureRejection::BadTimestamp,
+        SignatureRejection::OutsideWindow { skew_seconds: -400 },
+        SignatureRejection::MissingNonce,
+        SignatureRejection::BadNonce,
+        SignatureRejection::MissingSignature,
+        SignatureRejection::BadSignatureHeader,
+        SignatureRejection::TooManySignatures,
+        SignatureRejection::UnsignedRequiredHeader("content-type".into()),
+        SignatureRejection::Malformed(bee_auth::signature::CanonicalError::Path),
+        SignatureRejection::Mismatch,
+        SignatureRejection::Replayed,
+    ];
+    let codes: std::collections::BTreeSet<&str> = all.iter().map(|why| why.code()).collect();
+    assert_eq!(
+        codes.len(),
+        all.len(),
+        "two reasons share a code: {codes:?}"
+    );
+    for code in codes {
+        assert!(
+            code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{code} is not snake_case"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_signer_makes_fresh_nonces_that_the_verifier_accepts() {
     let rig = rig();
