@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use zeroize::Zeroizing;
 
 mod access;
+mod clients;
 mod exposure;
 mod fixture;
 mod http;
@@ -61,6 +62,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) fx: &'a Fixture,
     /// The lines printed.
     pub(crate) report: &'a mut Report,
+    /// Why requests that fail authentication must not be sent, if they must not: the
+    /// server would block the probe's address.
+    pub(crate) no_failed_auth: Option<String>,
 }
 
 /// Runs `bee probe`.
@@ -94,6 +98,7 @@ async fn probe(args: ProbeArgs) -> Result<Report, ProbeError> {
                 target: &mut target,
                 fx,
                 report: &mut report,
+                no_failed_auth: None,
             };
             checks(&mut cx).await
         }
@@ -116,6 +121,9 @@ async fn probe(args: ProbeArgs) -> Result<Report, ProbeError> {
 }
 
 async fn checks(cx: &mut Ctx<'_>) -> Result<(), ProbeError> {
+    let apart = clients::apart(cx).await?;
+    say(&apart.line());
+    cx.no_failed_auth = apart.refusal();
     injection::sql(cx).await?;
     injection::markup(cx).await?;
     access::authentication(cx).await?;

@@ -17,7 +17,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The server blocks an address after a few failed authentications. Requests meant to
 /// fail go out as a fresh client: from another loopback address when the server is on
 /// this machine, and naming another address in `X-Forwarded-For` (which only a server
-/// that trusts the probe as a proxy believes). Those addresses are unblocked at the end.
+/// that trusts the probe as a proxy believes). Each run starts its addresses at a random
+/// place, so that runs in quick succession do not add up in the server's counters. Any
+/// block on them is lifted at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Who {
     /// The probe's usual address.
@@ -138,6 +140,8 @@ impl Call {
 pub(crate) struct Target {
     base: String,
     local: bool,
+    /// Where this run's fresh addresses start.
+    start: u32,
     main: Client,
     fresh: Vec<Fresh>,
     seen: Vec<Seen>,
@@ -171,6 +175,7 @@ impl Target {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             local,
+            start: rand::random_range(0..FRESH_RANGE),
             main: client(None, local)?,
             fresh: Vec::new(),
             seen: Vec::new(),
@@ -184,13 +189,17 @@ impl Target {
     /// When no client can be built.
     pub(crate) fn fresh(&mut self) -> Result<Who, ProbeError> {
         let n = self.fresh.len();
-        let low = u8::try_from(n % 250).unwrap_or(0);
-        let high = u8::try_from(n / 250).unwrap_or(0);
-        // Loopback sources 127.0.<high>.<low+2>; documentation addresses for the proxy.
+        let k = self
+            .start
+            .wrapping_add(u32::try_from(n).unwrap_or(u32::MAX))
+            % FRESH_RANGE;
+        let [b, c, d] = spread(k);
+        // Loopback sources in 127.64.0.0/11; benchmarking addresses (198.18.0.0/15)
+        // for a server that trusts the probe as its proxy.
         let source = self
             .local
-            .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 100 + high, low + 2)));
-        let forwarded = IpAddr::V4(Ipv4Addr::new(198, 51, 100 + high, low + 2));
+            .then(|| IpAddr::V4(Ipv4Addr::new(127, 64 + b, c, d)));
+        let forwarded = IpAddr::V4(Ipv4Addr::new(198, 18 + b % 2, c, d));
         self.fresh.push(Fresh {
             client: client(source, self.local)?,
             forwarded,
@@ -271,6 +280,18 @@ impl Target {
     pub(crate) fn seen(&self) -> &[Seen] {
         &self.seen
     }
+}
+
+/// How many fresh addresses there are: 32 × 256 × 250.
+const FRESH_RANGE: u32 = 32 * 256 * 250;
+
+/// The second to fourth octets of fresh address `k`: the last in `2..=251`, never a
+/// network or broadcast-looking one.
+fn spread(k: u32) -> [u8; 3] {
+    let d = 2 + k % 250;
+    let c = (k / 250) % 256;
+    let b = (k / (250 * 256)) % 32;
+    [b, c, d].map(|o| u8::try_from(o).unwrap_or(0))
 }
 
 fn client(source: Option<IpAddr>, local: bool) -> Result<Client, ProbeError> {
