@@ -47,10 +47,63 @@ pub(crate) async fn rate_limits(cx: &mut Ctx<'_>) -> Result<(), ProbeError> {
         )),
     };
     cx.report.record("rate-limit-enforced", enforced);
-    let problems: Vec<String> = seen.iter().filter_map(limit_fields_missing).collect();
+    let mut problems: Vec<String> = seen.iter().filter_map(limit_fields_missing).collect();
+    problems.extend(limit_values_wrong(&seen));
     cx.report
         .record("rate-limit-headers", judge(&seen, &problems));
     Ok(())
+}
+
+/// Where the fields' values contradict the tier: the policy must name the one-minute
+/// tier with at most its configured quota (load may scale it down), the remaining count
+/// must fall with each admitted message, and be 0 on a refusal.
+fn limit_values_wrong(seen: &[Seen]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut last: Option<u64> = None;
+    for s in seen.iter().filter(|s| s.status == 200 || s.status == 429) {
+        let quota = s
+            .header("ratelimit-policy")
+            .and_then(|p| tier_param(p, "1m", "q"));
+        if quota.is_none_or(|q| q == 0 || q > u64::from(SMALL_PER_MINUTE)) {
+            problems.push(format!(
+                "{}: RateLimit-Policy {:?} does not give the 1m tier a quota of at most \
+                 {SMALL_PER_MINUTE}",
+                s.line(),
+                s.header("ratelimit-policy")
+            ));
+        }
+        let remaining = s.header("ratelimit").and_then(|p| tier_param(p, "1m", "r"));
+        let wrong = match (s.status, remaining, last) {
+            (_, None, _) => true,
+            (429, Some(r), _) => r != 0,
+            (_, Some(r), Some(before)) => r >= before,
+            (_, Some(_), None) => false,
+        };
+        if wrong {
+            problems.push(format!(
+                "{}: RateLimit {:?} after a remaining count of {last:?}",
+                s.line(),
+                s.header("ratelimit")
+            ));
+        }
+        last = remaining;
+    }
+    problems
+}
+
+/// Parameter `param` of tier `tier` in a structured field such as
+/// `"1m";q=3;w=60, "1h";q=100;w=3600`.
+fn tier_param(field: &str, tier: &str, param: &str) -> Option<u64> {
+    let quoted = format!("\"{tier}\"");
+    field
+        .split(',')
+        .map(str::trim)
+        .find(|item| item.split(';').next() == Some(quoted.as_str()))?
+        .split(';')
+        .skip(1)
+        .find_map(|kv| kv.trim().strip_prefix(param)?.strip_prefix('='))?
+        .parse()
+        .ok()
 }
 
 fn limit_fields_missing(seen: &Seen) -> Option<String> {
@@ -238,4 +291,19 @@ fn expect(seen: &[Seen], statuses: &[u16]) -> Vec<String> {
             format!("{}: expected {}", s.line(), wanted.join(" or "))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tier_parameters_are_read_from_structured_fields() {
+        let policy = r#""1m";q=3;w=60, "1h";q=100;w=3600"#;
+        assert_eq!(tier_param(policy, "1m", "q"), Some(3));
+        assert_eq!(tier_param(policy, "1h", "w"), Some(3600));
+        assert_eq!(tier_param(policy, "1d", "q"), None);
+        assert_eq!(tier_param(r#""1m";r=0;t=42"#, "1m", "r"), Some(0));
+        assert_eq!(tier_param("garbage", "1m", "r"), None);
+    }
 }
