@@ -183,6 +183,7 @@ async fn the_probe_reports_security_headers_missing_from_error_answers() {
 
     let output = probe(addr, &admin_key_file(&data)).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    eprintln!("{}", text(&output));
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     for name in ["headers-csp", "headers-nosniff"] {
         let found = line(&stdout, name).unwrap_or_default();
