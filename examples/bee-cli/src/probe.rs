@@ -52,6 +52,9 @@ pub(crate) enum ProbeError {
     /// The server refused to make the probe's bots or keys.
     #[error("cannot set up the probe's bots and keys: {0}")]
     Setup(String),
+    /// The probe was interrupted; it ran its cleanup before stopping.
+    #[error("interrupted; the cleanup lines above say what was removed")]
+    Interrupted,
 }
 
 /// What the checks work with.
@@ -100,7 +103,11 @@ async fn probe(args: ProbeArgs) -> Result<Report, ProbeError> {
                 report: &mut report,
                 no_failed_auth: None,
             };
-            checks(&mut cx).await
+            // Interrupted (Ctrl-C), the probe stops attacking and still cleans up.
+            tokio::select! {
+                checked = checks(&mut cx) => checked,
+                _ = tokio::signal::ctrl_c() => Err(ProbeError::Interrupted),
+            }
         }
         Err(_) => Ok(()),
     };
