@@ -162,14 +162,18 @@ async fn strip_on_errors(mut response: Response) -> Response {
     response
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_probe_reports_security_headers_missing_from_error_answers() {
+/// Runs the probe against public-bee's own router with `weaken` laid over it (outside the
+/// server, as a careless proxy or error handler would be); its output.
+async fn probe_weakened<F, Fut>(weaken: F) -> Output
+where
+    F: Fn(Response) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
     let data = tempfile::tempdir().unwrap();
     let config = config(&data);
     let server = Server::bind(config.clone()).await.unwrap();
-    // The server's own router, with one defence taken away outside it.
     let router = public_bee::http::router(server.state().clone(), &config.http)
-        .layer(axum::middleware::map_response(strip_on_errors));
+        .layer(axum::middleware::map_response(weaken));
     drop(server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -180,10 +184,15 @@ async fn the_probe_reports_security_headers_missing_from_error_answers() {
         )
         .await
     });
-
     let output = probe(addr, &admin_key_file(&data)).await;
+    serving.abort();
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_reports_security_headers_missing_from_error_answers() {
+    let output = probe_weakened(strip_on_errors).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    eprintln!("{}", text(&output));
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     for name in ["headers-csp", "headers-nosniff"] {
         let found = line(&stdout, name).unwrap_or_default();
@@ -201,7 +210,39 @@ async fn the_probe_reports_security_headers_missing_from_error_answers() {
         summary.contains("findings: ") && summary.contains("headers-csp"),
         "{summary}"
     );
-    serving.abort();
+    // Cleanup ran all the same.
+    assert!(stdout.contains("deleted 16 bots"), "{}", text(&output));
+}
+
+/// Grants every origin the server did not, the way a proxy that adds
+/// `Access-Control-Allow-Origin: *` by default would.
+async fn allow_every_origin(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        headers.insert(
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            http::HeaderValue::from_static("*"),
+        );
+    }
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_reports_a_foreign_origin_granted_access() {
+    let output = probe_weakened(allow_every_origin).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let found = line(&stdout, "cors-foreign-origin").unwrap_or_default();
+    assert!(
+        found.starts_with("FAIL ") && found.contains("Access-Control-Allow-Origin: *"),
+        "{}",
+        text(&output)
+    );
+    let summary = stdout.lines().last().unwrap();
+    assert!(
+        summary.ends_with("findings: cors-foreign-origin"),
+        "{summary}"
+    );
 }
 
 /// Starts a server with `config`; its address, and the sender that stops it.
