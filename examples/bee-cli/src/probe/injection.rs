@@ -115,6 +115,8 @@ fn sql_attempts(cx: &Ctx<'_>, i: usize, p: &str) -> Vec<Attempt> {
         none(Call::get(format!("/api/admin/audit?kind={e}")).key(admin)),
         none(Call::get(format!("/api/admin/audit?severity={e}&limit=5")).key(admin)),
         none(Call::get(format!("/api/admin/audit?since={e}")).key(admin)),
+        none(Call::get(format!("/api/admin/audit?until={e}")).key(admin)),
+        none(Call::get(format!("/api/admin/audit?limit={e}")).key(admin)),
         none(
             delete(format!(
                 "/api/admin/subjects/probe-{tag}-nobody?tenant_id={e}"
