@@ -9,7 +9,9 @@ use super::http::{Call, Seen, encode};
 use super::{Ctx, ProbeError, judge};
 
 /// SQL payloads: quotes, comments, tautologies, stacked and union queries. None of them
-/// changes or drops anything on a server that falls for it.
+/// carries a statement that writes or drops anything; but in the path of a route that
+/// changes data (resume a key, erase a subject), a tautology could widen that change on
+/// a server that falls for it, so the probe is for test deployments.
 const SQL: [&str; 7] = [
     "' OR '1'='1",
     "1' OR 1=1 --",
