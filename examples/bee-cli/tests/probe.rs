@@ -56,7 +56,7 @@ fn line<'a>(stdout: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Every check the probe must run, by name.
-const CHECKS: [&str; 30] = [
+const CHECKS: [&str; 31] = [
     "sql-injection",
     "markup-reflection",
     "auth-no-key",
@@ -66,6 +66,7 @@ const CHECKS: [&str; 30] = [
     "auth-revoked-key",
     "auth-suspended-key",
     "auth-expired-key",
+    "auth-expiry-issued",
     "auth-same-answer",
     "auth-other-bots-key",
     "auth-bot-key-on-admin",

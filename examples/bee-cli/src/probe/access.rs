@@ -27,6 +27,7 @@ pub(crate) async fn authentication(cx: &mut Ctx<'_>) -> Result<(), ProbeError> {
         for name in AUTH_CHECKS {
             cx.report.record(name, Outcome::Incomplete(why.clone()));
         }
+        expiry_issued(cx).await?;
         return other_keys(cx).await;
     }
     let valid = fx.key_a.key.as_str();
@@ -68,7 +69,62 @@ pub(crate) async fn authentication(cx: &mut Ctx<'_>) -> Result<(), ProbeError> {
         ),
     );
     cx.report.record("auth-same-answer", same_answer(&refusals));
+    expiry_issued(cx).await?;
     other_keys(cx).await
+}
+
+/// `auth-expiry-issued`: what can be seen of expiry from outside. A key that would be
+/// expired on issue is refused, and a key asked to expire in a day says so, in the
+/// answer that issues it and in the key's record.
+async fn expiry_issued(cx: &mut Ctx<'_>) -> Result<(), ProbeError> {
+    let fx = cx.fx;
+    let path = format!("/api/admin/bots/{}/keys", encode(&fx.a.id));
+    let issue = |days: u32| {
+        Call::post(path.clone())
+            .key(&fx.admin)
+            .json(&json!({"expires_in_days": days}))
+    };
+    let mut seen = vec![cx.target.send(Who::Main, issue(0)).await?];
+    let mut problems = Vec::new();
+    if let Some(zero) = seen.first()
+        && (zero.status < 400 || zero.status >= 500 || zero.body.contains("\"key\""))
+    {
+        problems.push(format!(
+            "{}: a key expiring on issue was issued",
+            zero.line()
+        ));
+    }
+    let day = cx.target.send(Who::Main, issue(1)).await?;
+    let key_id = day
+        .json()
+        .and_then(|v| v.get("key_id")?.as_str().map(str::to_owned));
+    let issued_at = jiff::Timestamp::now();
+    let mut expiries = vec![(day.line(), expires_at(&day))];
+    if let Some(key_id) = key_id {
+        let record = Call::get(format!("/api/admin/keys/{}", encode(&key_id))).key(&fx.admin);
+        let record = cx.target.send(Who::Main, record).await?;
+        expiries.push((record.line(), expires_at(&record)));
+        seen.push(record);
+    } else {
+        problems.push(format!("{}: no key was issued for one day", day.line()));
+    }
+    seen.push(day);
+    for (line, at) in expiries {
+        let hours = at.map(|at| at.duration_since(issued_at).as_secs_f64() / 3600.0);
+        if hours.is_none_or(|h| !(23.0..=25.0).contains(&h)) {
+            problems.push(format!(
+                "{line}: expires_at is {at:?}, not one day after issue"
+            ));
+        }
+    }
+    cx.report
+        .record("auth-expiry-issued", judge(&seen, &problems));
+    Ok(())
+}
+
+/// The `expires_at` of a key's answer.
+fn expires_at(seen: &Seen) -> Option<jiff::Timestamp> {
+    seen.json()?.get("expires_at")?.as_str()?.parse().ok()
 }
 
 /// The checks that send keys the server must refuse.
