@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod key;
 mod pii;
+mod probe;
 
 /// The operator tool of the bee security workspace.
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ enum Command {
     /// Find or remove personal data and secrets in text.
     #[command(subcommand)]
     Pii(pii::PiiCommand),
+    /// Attack a running public-bee through its HTTP API and report what got through.
+    Probe(probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +37,6 @@ fn main() -> ExitCode {
         Command::Key(command) => key::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Pii(command) => pii::run(command),
+        Command::Probe(args) => probe::run(args),
     }
 }
