@@ -126,8 +126,10 @@
 //!   `Unreachable` policy applies (fail open, fail closed, or a local in-memory
 //!   fallback), failures are counted in `Health`, and Redis is retried by itself.
 //!
-//! All stores are used through traits with boxed futures ([`Store`], [`BlockList`],
-//! [`Leases`]) so that a server picks them at run time; [`Stores`] bundles the three.
+//! All stores are used through object-safe traits ([`Store`], [`BlockList`], [`Leases`])
+//! so that a server picks them at run time; [`Stores`] bundles the three. A check
+//! answers with a [`Check`]: a decision already made (the in-memory store, no
+//! allocation even through `Arc<dyn Store>`) or a boxed future (Redis).
 //!
 //! # Adaptive limits, concurrency, abuse
 //!
@@ -221,5 +223,5 @@ pub use policy::{
     Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT,
     NARROW_WINDOW_LIMIT, Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
 };
-pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
+pub use store::{BoxFuture, Check, MAX_KEY_LEN, Store, StoreError};
 pub use stores::Stores;
