@@ -125,6 +125,10 @@
 //!   Every call has a timeout; when Redis cannot be reached the configured
 //!   `Unreachable` policy applies (fail open, fail closed, or a local in-memory
 //!   fallback), failures are counted in `Health`, and Redis is retried by itself.
+//!   With `RedisOptions::batch` above 1 (default 1), decisions of concurrent callers of
+//!   one store leave together in one script call, each caller's tiers still decided
+//!   atomically: fewer round trips and script calls for a busy store, on a single Redis
+//!   server (a cluster refuses a script whose keys lie in different slots).
 //!
 //! All stores are used through object-safe traits ([`Store`], [`BlockList`], [`Leases`])
 //! so that a server picks them at run time; [`Stores`] bundles the three. A check
