@@ -89,6 +89,10 @@ async fn send_batches(link: Arc<Link>, mut queue: mpsc::Receiver<Job>, max: usiz
 /// One `EVALSHA` for every job: each caller's tiers are decided atomically, one caller
 /// after another, on one reading of Redis's clock.
 async fn decide_all(link: &Link, jobs: Vec<Job>) {
+    let jobs = still_waiting(jobs);
+    if jobs.is_empty() {
+        return;
+    }
     let mut cmd = link.scripts.limits.command(jobs.len());
     for job in &jobs {
         cmd.arg(&job.name);
@@ -112,5 +116,43 @@ async fn decide_all(link: &Link, jobs: Vec<Job>) {
                 let _ = job.answer.send(None);
             }
         }
+    }
+}
+
+/// The jobs whose callers still wait. A caller that gave up (its wait ran out while the
+/// job queued) has already been answered by the unreachable policy: deciding its job in
+/// Redis too would count a request twice, and under load would spend Redis on answers
+/// nobody reads.
+fn still_waiting(jobs: Vec<Job>) -> Vec<Job> {
+    jobs.into_iter()
+        .filter(|job| !job.answer.is_closed())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_whose_callers_gave_up_are_not_sent() {
+        let policy = Policy::default();
+        let mut replies = Vec::new();
+        let jobs: Vec<Job> = (0..4)
+            .map(|i| {
+                let (answer, reply) = oneshot::channel();
+                if i % 2 == 0 {
+                    replies.push(reply);
+                }
+                Job {
+                    name: format!("k{i}"),
+                    policy: policy.clone(),
+                    cost: 1,
+                    answer,
+                }
+            })
+            .collect();
+        let names: Vec<String> = still_waiting(jobs).into_iter().map(|j| j.name).collect();
+        assert_eq!(names, ["k0", "k2"]);
+        drop(replies);
     }
 }

@@ -16,7 +16,8 @@
 //! another's, on one reading of Redis's clock; a caller that appears twice sees its own
 //! earlier admission; `NOSCRIPT` reloads the script; a failed or timed-out batch gives
 //! each of its callers the [`Unreachable`] policy, and counts as one failure in
-//! [`Health`]. A caller waits at most twice [`RedisOptions::timeout`] (queue and call).
+//! [`Health`]. A caller waits at most twice [`RedisOptions::timeout`] (queue and call);
+//! one that stopped waiting before its batch left is not sent.
 //!
 //! **Redis Cluster**: a batch names the keys of different callers, and a cluster refuses
 //! a script whose keys lie in different hash slots. Batching is for a single Redis
