@@ -1,6 +1,7 @@
 //! Redis decisions per second with 32 concurrent tasks, beside a trivial EVALSHA on the
 //! same server in the same run, and beside the least a read-modify-write script on
-//! Redis's clock does. Every case runs in three rounds as a pair, the trivial script right
+//! Redis's clock does. Our store runs twice: one script call per decision (the default),
+//! and with batching on (`RedisOptions::batch`, up to 32 decisions per call). Every case runs in three rounds as a pair, the trivial script right
 //! before it: compare within a pair. Needs `BEE_TEST_REDIS_URL`; keys live under a unique
 //! prefix and are deleted at the end.
 
@@ -59,14 +60,16 @@ fn decisions(c: &mut Criterion) {
         .build()
         .unwrap();
 
-    let (store, conn) = rt.block_on(async {
+    let (store, batching, conn) = rt.block_on(async {
         let mut options = RedisOptions::new(&url);
         options.prefix = prefix.clone();
         options.timeout = Duration::from_secs(5);
-        let store = Arc::new(RedisStore::new(options).unwrap());
+        let store = Arc::new(RedisStore::new(options.clone()).unwrap());
+        options.batch = usize::try_from(TASKS).unwrap();
+        let batching = Arc::new(RedisStore::new(options).unwrap());
         let client = redis::Client::open(url.as_str()).unwrap();
         let conn = ConnectionManager::new(client).await.unwrap();
-        (store, conn)
+        (store, batching, conn)
     });
     let trivial = Arc::new(Script::new("return 1"));
     // The least any read-modify-write decision on Redis's clock does: TIME, GET, unpack,
@@ -75,17 +78,15 @@ fn decisions(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("redis_32_tasks");
     group.throughput(Throughput::Elements(1));
+    let single = Arc::new(Policy::from_tiers([("1m", 1 << 31)]).unwrap());
+    let three =
+        Arc::new(Policy::from_tiers([("1m", 1 << 31), ("1h", 1 << 31), ("1d", 1 << 31)]).unwrap());
     let cases = [
-        (
-            "ours_window_single",
-            Policy::from_tiers([("1m", 1 << 31)]).unwrap(),
-        ),
-        (
-            "ours_window_three_tiers",
-            Policy::from_tiers([("1m", 1 << 31), ("1h", 1 << 31), ("1d", 1 << 31)]).unwrap(),
-        ),
-    ]
-    .map(|(name, policy)| (name, Arc::new(policy)));
+        ("ours_window_single", &store, &single),
+        ("ours_window_three_tiers", &store, &three),
+        ("ours_window_single_batched", &batching, &single),
+        ("ours_window_three_tiers_batched", &batching, &three),
+    ];
     let trivial_for = |iters: u64| {
         let (t, p, conn) = (Arc::clone(&trivial), prefix.clone(), conn.clone());
         run(&rt, iters, move |k| {
@@ -106,8 +107,8 @@ fn decisions(c: &mut Criterion) {
             }
         })
     };
-    let ours_for = |iters: u64, policy: &Arc<Policy>| {
-        let (store, policy) = (Arc::clone(&store), Arc::clone(policy));
+    let ours_for = |iters: u64, store: &Arc<RedisStore>, policy: &Arc<Policy>| {
+        let (store, policy) = (Arc::clone(store), Arc::clone(policy));
         run(&rt, iters, move |k| {
             let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
             async move {
@@ -120,11 +121,11 @@ fn decisions(c: &mut Criterion) {
         let id = format!("r{round}/floor_read_modify_write_evalsha");
         group.bench_function(format!("{id}/trivial"), |b| b.iter_custom(trivial_for));
         group.bench_function(format!("{id}/ours"), |b| b.iter_custom(floor_for));
-        for (name, policy) in &cases {
+        for (name, store, policy) in &cases {
             let id = format!("r{round}/{name}");
             group.bench_function(format!("{id}/trivial"), |b| b.iter_custom(trivial_for));
             group.bench_function(format!("{id}/ours"), |b| {
-                b.iter_custom(|iters| ours_for(iters, policy))
+                b.iter_custom(|iters| ours_for(iters, store, policy))
             });
         }
     }

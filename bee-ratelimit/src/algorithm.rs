@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use crate::clock::nanos_of;
 use crate::decision::{Decision, TierStatus, Verdict};
-use crate::policy::{Algorithm, MAX_TIERS, MAX_WINDOW_LIMIT, Policy, Tier};
+use crate::policy::{Algorithm, MAX_TIERS, MAX_WINDOW_LIMIT, NARROW_WINDOW_LIMIT, Policy, Tier};
 
 /// Words of state one key needs under `policy`: its effective time, the clock reading
 /// it last saw, then each tier's cells.
 pub(crate) fn state_len(policy: &Policy) -> usize {
-    2 + cells_per_tier(policy.algorithm()) * policy.tiers().len()
+    2 + cells_per_tier(policy) * policy.tiers().len()
 }
 
 /// Starts a key's state (of [`state_len`] words) at clock reading `now`.
@@ -35,7 +35,7 @@ pub(crate) fn decide(state: &mut [u64], policy: &Policy, now: u64, cost: u64) ->
     clock[1] = now;
     let t = clock[0];
     let algorithm = policy.algorithm();
-    let per_tier = cells_per_tier(algorithm);
+    let per_tier = cells_per_tier(policy);
     let tiers = policy.tiers();
 
     // First every tier says whether the request fits; nothing is recorded yet.
@@ -118,11 +118,14 @@ fn verdict_of(evals: &[Eval]) -> Verdict {
     }
 }
 
-fn cells_per_tier(algorithm: Algorithm) -> usize {
-    match algorithm {
+fn cells_per_tier(policy: &Policy) -> usize {
+    match policy.algorithm() {
         // The head bucket index, then the ring of buckets + 1 counters and their total,
-        // packed two per word.
-        Algorithm::SlidingWindow { buckets } => 1 + (buckets as usize + 3) / 2,
+        // packed four (16-bit) or two (32-bit) per word.
+        Algorithm::SlidingWindow { buckets } => {
+            let lanes = if policy.narrow() { 4 } else { 2 };
+            1 + (buckets as usize + 2).div_ceil(lanes)
+        }
         Algorithm::Gcra => 1,
     }
 }
@@ -133,19 +136,25 @@ fn cells_per_tier(algorithm: Algorithm) -> usize {
 /// current one, the `buckets - 1` full ones before it, and the oldest one partly inside
 /// the window. Counting that oldest bucket whole is what makes the limit exact (never
 /// exceeded in any window) at the price of denying early by at most one bucket.
+///
+/// Counts sit in lanes of 16 bits (when every limit of the policy fits) or 32 bits,
+/// four or two to a word; no count ever exceeds the limit, which fits its lane.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
     buckets: u64,
     width: u64,
     limit: u64,
+    lanes: Lanes,
 }
 
 impl Window {
     pub(crate) fn of(policy: &Policy, index: usize, buckets: u32) -> Self {
+        let lanes = Lanes::of(policy);
         Window {
             buckets: u64::from(buckets),
             width: policy.bucket_width(index),
-            limit: policy.tiers()[index].limit().min(MAX_WINDOW_LIMIT),
+            limit: policy.tiers()[index].limit().min(lanes.max),
+            lanes,
         }
     }
 
@@ -177,32 +186,36 @@ impl Window {
 
     fn commit(&self, cells: &mut [u64], k: u64, cost: u64) {
         let ring = self.ring();
-        let mut total = count(cells, ring);
+        let mut total = self.lanes.count(cells, ring);
         // Buckets that have left the window make room for k; past a whole ring, all do.
         let stale = (k - cells[0]).min(ring);
         let mut slot = self.oldest_slot(cells);
         for _ in 0..stale {
-            total -= count(cells, slot);
-            set(cells, slot, 0);
+            total -= self.lanes.count(cells, slot);
+            self.lanes.set(cells, slot, 0);
             slot = if slot + 1 == ring { 0 } else { slot + 1 };
         }
         cells[0] = k;
         let slot = self.slot(k);
-        // Admitted counts never exceed the limit, which fits in u32.
-        set(cells, slot, count(cells, slot).saturating_add(cost));
-        set(cells, ring, total.saturating_add(cost));
+        // Admitted counts never exceed the limit, which fits the lane.
+        self.lanes.set(
+            cells,
+            slot,
+            self.lanes.count(cells, slot).saturating_add(cost),
+        );
+        self.lanes.set(cells, ring, total.saturating_add(cost));
     }
 
     /// Units counted at bucket `k`: the running total less the buckets that have left
     /// the window since the head. At the head itself, no loop at all.
     fn used_at(&self, cells: &[u64], k: u64) -> u64 {
         let ring = self.ring();
-        let total = count(cells, ring);
+        let total = self.lanes.count(cells, ring);
         let gone = (k - cells[0]).min(ring);
         let mut slot = self.oldest_slot(cells);
         let mut dropped = 0;
         for _ in 0..gone {
-            dropped += count(cells, slot);
+            dropped += self.lanes.count(cells, slot);
             slot = if slot + 1 == ring { 0 } else { slot + 1 };
         }
         total - dropped
@@ -264,8 +277,9 @@ impl Window {
         let len = if head >= from { head - from + 1 } else { 0 };
         let ring = self.ring();
         let mut slot = self.slot(from);
+        let lanes = self.lanes;
         (0..len).map(move |_| {
-            let c = count(cells, slot);
+            let c = lanes.count(cells, slot);
             slot += 1;
             if slot == ring {
                 slot = 0;
@@ -289,23 +303,49 @@ impl Window {
     }
 }
 
-fn count(cells: &[u64], slot: u64) -> u64 {
-    let word = cells[1 + (slot / 2) as usize];
-    if slot.is_multiple_of(2) {
-        word & 0xFFFF_FFFF
-    } else {
-        word >> 32
-    }
+/// How a window's counts are packed into words after the head index: `1 << shift` lanes
+/// of `bits` bits per word.
+#[derive(Debug, Clone, Copy)]
+struct Lanes {
+    bits: u32,
+    shift: u32,
+    max: u64,
 }
 
-fn set(cells: &mut [u64], slot: u64, count: u64) {
-    let word = &mut cells[1 + (slot / 2) as usize];
-    let count = count.min(MAX_WINDOW_LIMIT);
-    *word = if slot.is_multiple_of(2) {
-        (*word & !0xFFFF_FFFF) | count
-    } else {
-        (*word & 0xFFFF_FFFF) | (count << 32)
-    };
+impl Lanes {
+    fn of(policy: &Policy) -> Self {
+        match policy.narrow() {
+            true => Lanes {
+                bits: 16,
+                shift: 2,
+                max: NARROW_WINDOW_LIMIT,
+            },
+            false => Lanes {
+                bits: 32,
+                shift: 1,
+                max: MAX_WINDOW_LIMIT,
+            },
+        }
+    }
+
+    fn count(&self, cells: &[u64], slot: u64) -> u64 {
+        let (word, at) = self.place(slot);
+        (cells[word] >> at) & self.max
+    }
+
+    /// Stores `count`, saturated to the lane (admitted counts never reach it).
+    fn set(&self, cells: &mut [u64], slot: u64, count: u64) {
+        let (word, at) = self.place(slot);
+        let count = count.min(self.max);
+        cells[word] = (cells[word] & !(self.max << at)) | count << at;
+    }
+
+    /// The word holding `slot` (after the head index) and the lane's bit offset in it.
+    fn place(&self, slot: u64) -> (usize, u64) {
+        let lane = slot & ((1 << self.shift) - 1);
+        let word = usize::try_from(slot >> self.shift).unwrap_or(usize::MAX);
+        (1 + word, lane * u64::from(self.bits))
+    }
 }
 
 /// GCRA for one tier: the state is the theoretical arrival time (TAT).
@@ -421,6 +461,42 @@ mod tests {
         assert!(!d.admitted());
         let later = 6_400 * SEC + 11 * SEC;
         assert!(state.decide(&policy, later, 1).0.admitted());
+    }
+
+    #[test]
+    fn counts_take_16_bits_when_every_limit_fits_and_32_otherwise() {
+        // Per tier: the head index, then 11 counts and their total.
+        assert_eq!(state_len(&window_policy(65_535, 10)), 2 + 1 + 3);
+        assert_eq!(state_len(&window_policy(65_536, 10)), 2 + 1 + 6);
+        assert_ne!(
+            window_policy(1, 10).shape(),
+            window_policy(70_000, 10).shape()
+        );
+    }
+
+    #[test]
+    fn a_window_above_16_bits_counts_past_them() {
+        let policy = window_policy(100_000, 10);
+        let mut state = KeyState::new(&policy, 0);
+        assert!(state.decide(&policy, 0, 60_000).0.admitted());
+        let (d, _) = state.decide(&policy, SEC, 39_000);
+        assert!(d.admitted());
+        assert_eq!(d.status(0).unwrap().remaining, 1_000);
+        assert!(!state.decide(&policy, 2 * SEC, 2_000).0.admitted());
+    }
+
+    #[test]
+    fn a_16_bit_window_scaled_past_its_lanes_saturates_instead_of_overflowing() {
+        let policy = window_policy(60_000, 10).scaled(4.0);
+        assert_eq!(policy.tiers()[0].limit(), 240_000);
+        let mut state = KeyState::new(&policy, 0);
+        let (d, _) = state.decide(&policy, 0, 65_535);
+        assert!(d.admitted());
+        assert_eq!(d.status(0).unwrap().limit, 65_535);
+        assert_eq!(d.status(0).unwrap().remaining, 0);
+        let (d, _) = state.decide(&policy, SEC, 1);
+        assert!(!d.admitted());
+        assert_eq!(d.retry_after(), Some(Duration::from_secs(10)));
     }
 
     #[test]

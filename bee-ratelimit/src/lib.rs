@@ -92,8 +92,11 @@
 //!   `window + w` plus its cost exceed the limit. So the window is effectively between
 //!   `window` and `window + window / B` long: at most one bucket (10 % by default) of
 //!   over-strictness, never any over-admission.
-//! - Memory: a head index, `B + 1` 32-bit counters and their total per tier; limits above
-//!   2³² − 1 per window saturate to it.
+//! - Memory: a head index, `B + 1` counters and their total per tier, 16 bits each when
+//!   every limit of the policy is at most [`NARROW_WINDOW_LIMIT`] (65 535), 32 bits
+//!   otherwise; limits above 2³² − 1 per window saturate to it. The width is chosen when
+//!   the policy is built: a policy scaled above 65 535 keeps 16 bits and saturates
+//!   there. Counts never exceed the limit, so they never overflow their lane.
 //!
 //! **GCRA** ([`Algorithm::Gcra`]): emission interval `T = ceil(window / limit)`
 //! nanoseconds (microseconds in Redis), burst `b` (default: the limit). A request of cost
@@ -122,9 +125,15 @@
 //!   Every call has a timeout; when Redis cannot be reached the configured
 //!   `Unreachable` policy applies (fail open, fail closed, or a local in-memory
 //!   fallback), failures are counted in `Health`, and Redis is retried by itself.
+//!   With `RedisOptions::batch` above 1 (default 1), decisions of concurrent callers of
+//!   one store leave together in one script call, each caller's tiers still decided
+//!   atomically: fewer round trips and script calls for a busy store, on a single Redis
+//!   server (a cluster refuses a script whose keys lie in different slots).
 //!
-//! All stores are used through traits with boxed futures ([`Store`], [`BlockList`],
-//! [`Leases`]) so that a server picks them at run time; [`Stores`] bundles the three.
+//! All stores are used through object-safe traits ([`Store`], [`BlockList`], [`Leases`])
+//! so that a server picks them at run time; [`Stores`] bundles the three. A check
+//! answers with a [`Check`]: a decision already made (the in-memory store, no
+//! allocation even through `Arc<dyn Store>`) or a boxed future (Redis).
 //!
 //! # Adaptive limits, concurrency, abuse
 //!
@@ -215,8 +224,8 @@ pub use decision::{Decision, Source, TierStatus};
 pub use limiter::Limiter;
 pub use memory::{MemoryOptions, MemoryStats, MemoryStore};
 pub use policy::{
-    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT, Policy,
-    PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
+    Algorithm, AlgorithmName, DEFAULT_BUCKETS, MAX_BUCKETS, MAX_TIERS, MAX_WINDOW_LIMIT,
+    NARROW_WINDOW_LIMIT, Policy, PolicyConfig, PolicyError, Tier, TierConfig, parse_duration,
 };
-pub use store::{BoxFuture, MAX_KEY_LEN, Store, StoreError};
+pub use store::{BoxFuture, Check, MAX_KEY_LEN, Store, StoreError};
 pub use stores::Stores;

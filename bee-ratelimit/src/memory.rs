@@ -10,7 +10,7 @@ use crate::algorithm;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
 use crate::policy::Policy;
-use crate::store::{BoxFuture, MAX_KEY_LEN, Store, StoreError, check_key};
+use crate::store::{Check, MAX_KEY_LEN, Store, StoreError, check_key};
 
 /// How an in-memory store is sized. Loads from YAML or TOML; every field has a default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -172,14 +172,8 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        policy: &'a Policy,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
-        let decision = self.decide(key, policy, cost);
-        Box::pin(std::future::ready(decision))
+    fn check<'a>(&'a self, key: &'a str, policy: &'a Policy, cost: u64) -> Check<'a> {
+        Check::ready(self.decide(key, policy, cost))
     }
 }
 

@@ -21,6 +21,11 @@ pub const DEFAULT_BUCKETS: u32 = 10;
 /// The largest count a sliding-window tier keeps; larger limits saturate to it.
 pub const MAX_WINDOW_LIMIT: u64 = u32::MAX as u64;
 
+/// The largest limit a sliding-window policy may have for its counters to be kept in 16
+/// bits (half the memory per key). The width is chosen from the limits a policy is built
+/// with; a narrow policy scaled above this saturates to it.
+pub const NARROW_WINDOW_LIMIT: u64 = u16::MAX as u64;
+
 /// How a policy's tiers count requests.
 ///
 /// The guarantees are stated in the crate documentation (section "Algorithms") and
@@ -173,6 +178,8 @@ struct Inner {
     shape: u64,
     /// Each tier's sliding-window bucket width in nanoseconds.
     widths: [u64; MAX_TIERS],
+    /// Whether sliding-window counts are kept in 16 bits (every limit fits) or 32.
+    narrow: bool,
 }
 
 impl Policy {
@@ -191,12 +198,14 @@ impl Policy {
             let field = format!("tiers.{}", pair[0].name);
             return Err(PolicyError::invalid(field, "appears twice"));
         }
-        let shape = shape_of(algorithm, &tiers);
+        let narrow = narrow_of(&tiers);
+        let shape = shape_of(algorithm, &tiers, narrow);
         let inner = Inner {
             algorithm,
             widths: widths_of(algorithm, &tiers),
             tiers,
             shape,
+            narrow,
         };
         Ok(Policy {
             inner: Arc::new(inner),
@@ -266,14 +275,15 @@ impl Policy {
             tiers,
             shape: self.inner.shape,
             widths: self.inner.widths,
+            narrow: self.inner.narrow,
         };
         Policy {
             inner: Arc::new(inner),
         }
     }
 
-    /// A fingerprint of what the stored state depends on (algorithm, buckets, windows):
-    /// state recorded under another shape is started afresh.
+    /// A fingerprint of what the stored state depends on (algorithm, buckets, windows,
+    /// counter width): state recorded under another shape is started afresh.
     pub(crate) fn shape(&self) -> u64 {
         self.inner.shape
     }
@@ -281,6 +291,13 @@ impl Policy {
     /// The sliding-window bucket width of tier `index`, in nanoseconds.
     pub(crate) fn bucket_width(&self, index: usize) -> u64 {
         self.inner.widths[index]
+    }
+
+    /// Whether sliding-window counts fit in 16 bits: every limit the policy was built
+    /// with is at most [`NARROW_WINDOW_LIMIT`]. Kept by [`Policy::scaled`], so that the
+    /// stored state keeps its layout under adaptive scaling.
+    pub(crate) fn narrow(&self) -> bool {
+        self.inner.narrow
     }
 }
 
@@ -298,12 +315,14 @@ impl Policy {
     fn single_fallback() -> Policy {
         let tier = Tier::build("1m".to_owned(), Duration::from_secs(60), 60, 60);
         let algorithm = Algorithm::default();
-        let shape = shape_of(algorithm, std::slice::from_ref(&tier));
+        let narrow = narrow_of(std::slice::from_ref(&tier));
+        let shape = shape_of(algorithm, std::slice::from_ref(&tier), narrow);
         let inner = Inner {
             algorithm,
             widths: widths_of(algorithm, std::slice::from_ref(&tier)),
             tiers: vec![tier],
             shape,
+            narrow,
         };
         Policy {
             inner: Arc::new(inner),
@@ -529,15 +548,22 @@ fn check_tier_count(count: usize) -> Result<(), PolicyError> {
     Ok(())
 }
 
-fn shape_of(algorithm: Algorithm, tiers: &[Tier]) -> u64 {
+fn shape_of(algorithm: Algorithm, tiers: &[Tier], narrow: bool) -> u64 {
     // DefaultHasher::new() uses fixed keys: the fingerprint is stable within a process,
     // which is all the in-memory store needs.
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     algorithm.hash(&mut hasher);
+    if let Algorithm::SlidingWindow { .. } = algorithm {
+        narrow.hash(&mut hasher);
+    }
     for tier in tiers {
         tier.window.hash(&mut hasher);
     }
     hasher.finish()
+}
+
+fn narrow_of(tiers: &[Tier]) -> bool {
+    tiers.iter().all(|t| t.limit <= NARROW_WINDOW_LIMIT)
 }
 
 fn widths_of(algorithm: Algorithm, tiers: &[Tier]) -> [u64; MAX_TIERS] {

@@ -117,6 +117,44 @@ async fn a_fleet_of_stores_admits_exactly_the_limit_across_200_concurrent_reques
     fx.clean().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_of_batching_stores_admits_exactly_the_limit_for_each_caller() {
+    let Some(fx) = Fixture::new("rl_fleet_batch") else {
+        return;
+    };
+    let stores: Vec<Arc<RedisStore>> = (0..4)
+        .map(|_| {
+            let mut options = fx.options();
+            options.batch = 16;
+            Arc::new(RedisStore::new(options).unwrap())
+        })
+        .collect();
+    let policy = Arc::new(Policy::from_tiers([("1h", 100), ("1d", 1000)]).unwrap());
+    // Two callers, interleaved: batches hold both, and each of them several times.
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let store = Arc::clone(&stores[i % stores.len()]);
+            let policy = Arc::clone(&policy);
+            let key = if i % 2 == 0 { "bot:1" } else { "bot:2" };
+            tokio::spawn(async move { (key, store.check(key, &policy, 1).await.unwrap()) })
+        })
+        .collect();
+    let mut admitted = [0, 0];
+    for task in tasks {
+        let (key, decision) = task.await.unwrap();
+        assert_eq!(decision.source(), Source::Store);
+        admitted[usize::from(key == "bot:2")] += usize::from(decision.admitted());
+    }
+    assert_eq!(admitted, [100, 100]);
+    for key in ["bot:1", "bot:2"] {
+        let last = stores[1].check(key, &policy, 1).await.unwrap();
+        assert_eq!(last.denied_by().unwrap().name(), "1h");
+        assert_eq!(last.status(1).unwrap().remaining, 900);
+    }
+    assert_eq!(stores[0].health().failures, 0);
+    fx.clean().await;
+}
+
 #[tokio::test]
 async fn redis_decides_like_the_memory_store_and_denials_consume_nothing() {
     let Some(fx) = Fixture::new("rl_same") else {
@@ -309,9 +347,14 @@ async fn closed_port() -> u16 {
 }
 
 fn unreachable_store(when: Unreachable, port: u16) -> RedisStore {
+    batching_unreachable_store(when, port, 1)
+}
+
+fn batching_unreachable_store(when: Unreachable, port: u16, batch: usize) -> RedisStore {
     let mut options = RedisOptions::new(&format!("redis://127.0.0.1:{port}"));
     options.when_unreachable = when;
     options.timeout = Duration::from_millis(200);
+    options.batch = batch;
     RedisStore::new(options).unwrap()
 }
 
@@ -328,8 +371,8 @@ async fn an_unreachable_redis_applies_the_configured_policy_without_hanging() {
         ),
         (Unreachable::Fallback, Source::Fallback, [true, true, false]),
     ];
-    for (when, source, expected) in cases {
-        let store = unreachable_store(when, port);
+    for ((when, source, expected), batch) in cases.into_iter().flat_map(|c| [(c, 1), (c, 16)]) {
+        let store = batching_unreachable_store(when, port, batch);
         let mut admitted = Vec::new();
         for _ in 0..3 {
             let d = timeout(Duration::from_secs(5), store.check("k", &policy, 1))
@@ -339,7 +382,7 @@ async fn an_unreachable_redis_applies_the_configured_policy_without_hanging() {
             assert_eq!(d.source(), source);
             admitted.push(d.admitted());
         }
-        assert_eq!(admitted, expected, "{when:?}");
+        assert_eq!(admitted, expected, "{when:?}, batches of {batch}");
         let health = store.health();
         assert!(!health.reachable);
         assert!(health.failures >= 1);
@@ -465,6 +508,15 @@ fn socket_of(url: &str) -> SocketAddr {
 
 #[tokio::test]
 async fn redis_going_away_mid_test_falls_back_and_the_store_recovers_by_itself() {
+    falls_back_and_recovers(1).await;
+}
+
+#[tokio::test]
+async fn a_batching_store_falls_back_when_redis_goes_away_and_recovers_by_itself() {
+    falls_back_and_recovers(16).await;
+}
+
+async fn falls_back_and_recovers(batch: usize) {
     let Some(fx) = Fixture::new("rl_recover") else {
         return;
     };
@@ -473,6 +525,7 @@ async fn redis_going_away_mid_test_falls_back_and_the_store_recovers_by_itself()
     let mut options = fx.options();
     options.url = format!("redis://127.0.0.1:{}", proxy.port);
     options.timeout = Duration::from_millis(300);
+    options.batch = batch;
     let store = RedisStore::with_clock(options, Arc::new(clock.clone())).unwrap();
     let policy = hour_policy(100);
 

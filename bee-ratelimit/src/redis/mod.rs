@@ -4,6 +4,28 @@
 //! `NOSCRIPT`), timed by Redis's own clock, on keys that expire when idle. Every call
 //! has a timeout; when Redis cannot be reached, [`Unreachable`] says what happens, the
 //! failure is counted in [`Health`], and the store retries Redis by itself.
+//!
+//! # Batching
+//!
+//! With [`RedisOptions::batch`] above 1, decisions of concurrent callers of one store
+//! leave together: a task sends up to `batch` of them in one `EVALSHA`, with at most four
+//! such calls out at once, so a busy store pays one round trip and one script call for
+//! many decisions. Nothing waits to fill a batch: when Redis is idle a decision leaves
+//! alone, and a batch is whatever queued while the previous calls were out. Every
+//! guarantee holds per caller: the script decides one caller's tiers atomically after
+//! another's, on one reading of Redis's clock; a caller that appears twice sees its own
+//! earlier admission; `NOSCRIPT` reloads the script; a failed or timed-out batch gives
+//! each of its callers the [`Unreachable`] policy, and counts as one failure in
+//! [`Health`]. A caller waits at most twice [`RedisOptions::timeout`] (queue and call);
+//! one that stopped waiting before its batch left is not sent.
+//!
+//! **Redis Cluster**: a batch names the keys of different callers, and a cluster refuses
+//! a script whose keys lie in different hash slots. Batching is for a single Redis
+//! server (or a primary with replicas); against a cluster keep `batch` at 1, the
+//! default, where each call names one caller's key and its hash tag keeps it in one slot.
+//! The sending task runs on the Tokio runtime the store was made in.
+
+mod batch;
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +36,8 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Cmd, ErrorKind, FromRedisValue, ServerErrorKind};
 use serde::Deserialize;
 
+use batch::Batcher;
+
 use crate::algorithm::Window;
 use crate::blocklist::{Block, BlockList, BlockRule, MemoryBlockList, short_reason};
 use crate::clock::{Clock, SystemClock, Timestamp};
@@ -21,7 +45,7 @@ use crate::concurrency::{Lease, Leases, MemoryLeases};
 use crate::decision::{Decision, Source, TierStatus, Verdict};
 use crate::memory::{MemoryOptions, MemoryStore};
 use crate::policy::{Algorithm, MAX_TIERS, Policy};
-use crate::store::{BoxFuture, Store, StoreError, check_key};
+use crate::store::{BoxFuture, Check, Store, StoreError, check_key};
 
 /// What the Redis store does while Redis cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -53,6 +77,9 @@ pub struct RedisOptions {
     pub retry_after_failure: Duration,
     /// Size of the local fallback store.
     pub fallback: MemoryOptions,
+    /// The most rate-limit decisions sent to Redis in one script call (default 1: every
+    /// decision on its own). See [Batching](self#batching); not for Redis Cluster.
+    pub batch: usize,
 }
 
 impl RedisOptions {
@@ -65,6 +92,7 @@ impl RedisOptions {
             when_unreachable: Unreachable::default(),
             retry_after_failure: Duration::from_secs(1),
             fallback: MemoryOptions::default(),
+            batch: 1,
         }
     }
 }
@@ -87,14 +115,23 @@ pub struct Health {
 /// Counters, blocks and leases in Redis.
 #[derive(Debug)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    link: Arc<Link>,
     options: RedisOptions,
-    scripts: Scripts,
+    batcher: Option<Batcher>,
     fallback: Fallback,
-    health: Counters,
-    clock: Arc<dyn Clock>,
     instance: u64,
     next_lease: AtomicU64,
+}
+
+/// The connection and what every call to Redis shares: scripts, timeout, health.
+#[derive(Debug)]
+struct Link {
+    conn: ConnectionManager,
+    scripts: Scripts,
+    health: Counters,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    retry_after_failure: Duration,
 }
 
 impl RedisStore {
@@ -134,13 +171,20 @@ impl RedisStore {
             .set_max_delay(options.retry_after_failure);
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| unavailable(format!("cannot set up the connection: {e}")))?;
-        Ok(RedisStore {
+        let link = Arc::new(Link {
             conn,
-            fallback: Fallback::new(options.fallback, &clock),
-            options,
             scripts: Scripts::default(),
             health: Counters::default(),
-            clock,
+            clock: Arc::clone(&clock),
+            timeout: options.timeout,
+            retry_after_failure: options.retry_after_failure,
+        });
+        let batcher = (options.batch > 1).then(|| Batcher::start(&link, options.batch));
+        Ok(RedisStore {
+            link,
+            batcher,
+            fallback: Fallback::new(options.fallback, &clock),
+            options,
             instance: RandomState::new().hash_one(std::process::id()),
             next_lease: AtomicU64::new(1),
         })
@@ -148,14 +192,14 @@ impl RedisStore {
 
     /// How the link to Redis is doing.
     pub fn health(&self) -> Health {
-        let consecutive = self.health.consecutive.load(Ordering::Relaxed);
+        let health = &self.link.health;
+        let consecutive = health.consecutive.load(Ordering::Relaxed);
         Health {
             reachable: consecutive == 0,
-            failures: self.health.failures.load(Ordering::Relaxed),
+            failures: health.failures.load(Ordering::Relaxed),
             consecutive_failures: consecutive,
-            unchecked_decisions: self.health.unchecked.load(Ordering::Relaxed),
-            last_error: self
-                .health
+            unchecked_decisions: health.unchecked.load(Ordering::Relaxed),
+            last_error: health
                 .last_error
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -180,10 +224,11 @@ impl RedisStore {
 
     async fn decide(&self, key: &str, policy: &Policy, cost: u64) -> Result<Decision, StoreError> {
         check_key(key)?;
-        let mut cmd = self.scripts.limits.command(1);
-        cmd.arg(self.limit_key(key, policy));
-        limit_args(&mut cmd, policy, cost);
-        let reply = self.call::<Vec<i64>>(&self.scripts.limits, &cmd).await;
+        let name = self.limit_key(key, policy);
+        let reply = match &self.batcher {
+            Some(batcher) => batcher.decide(name, policy, cost).await,
+            None => self.link.decide_one(&name, policy, cost).await,
+        };
         match reply.and_then(|r| decision_of(policy, &r)) {
             Some(decision) => Ok(decision),
             None => Ok(self.decide_unchecked(key, policy, cost)),
@@ -191,7 +236,7 @@ impl RedisStore {
     }
 
     fn decide_unchecked(&self, key: &str, policy: &Policy, cost: u64) -> Decision {
-        self.health.unchecked.fetch_add(1, Ordering::Relaxed);
+        self.link.health.unchecked.fetch_add(1, Ordering::Relaxed);
         let retry = self.options.retry_after_failure;
         match self.options.when_unreachable {
             Unreachable::FailOpen => Decision::unchecked(policy, true, retry, Source::FailOpen),
@@ -203,57 +248,6 @@ impl RedisStore {
                 Err(_) => Decision::unchecked(policy, false, retry, Source::FailClosed),
             },
         }
-    }
-
-    /// Runs a script (`cmd`, made by [`Lua::command`]) with the timeout, unless a recent
-    /// failure says to skip Redis for now.
-    async fn call<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> Option<T> {
-        let now = self.clock.now().as_nanos();
-        if now < self.health.skip_until.load(Ordering::Relaxed) {
-            return None;
-        }
-        match tokio::time::timeout(self.options.timeout, self.evalsha(lua, cmd)).await {
-            Ok(Ok(value)) => {
-                self.health.consecutive.store(0, Ordering::Relaxed);
-                Some(value)
-            }
-            Ok(Err(e)) => self.failed(now, e.to_string()),
-            Err(_) => self.failed(now, "the call timed out".to_owned()),
-        }
-    }
-
-    /// `EVALSHA`; when Redis has lost the script (`NOSCRIPT`: restarted, flushed, a new
-    /// replica), loads it and tries once more.
-    async fn evalsha<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> ::redis::RedisResult<T> {
-        let mut conn = self.conn.clone();
-        match cmd.query_async(&mut conn).await {
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                tracing::debug!("redis lost a script; loading it again");
-                let _: String = ::redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(lua.code)
-                    .query_async(&mut conn)
-                    .await?;
-                cmd.query_async(&mut conn).await
-            }
-            result => result,
-        }
-    }
-
-    fn failed<T>(&self, now: u64, message: String) -> Option<T> {
-        tracing::debug!(error = %message, "redis call failed; deciding without redis");
-        self.health.failures.fetch_add(1, Ordering::Relaxed);
-        self.health.consecutive.fetch_add(1, Ordering::Relaxed);
-        let retry = crate::clock::nanos_of(self.options.retry_after_failure);
-        self.health
-            .skip_until
-            .store(now.saturating_add(retry), Ordering::Relaxed);
-        *self
-            .health
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(message);
-        None
     }
 
     fn block_key(&self, subject: &str) -> String {
@@ -272,7 +266,7 @@ impl RedisStore {
     ) -> Result<Block, StoreError> {
         check_key(subject)?;
         let reason = short_reason(reason);
-        let mut cmd = self.scripts.block.command(1);
+        let mut cmd = self.link.scripts.block.command(1);
         cmd.arg(self.block_key(subject))
             .arg(millis(rule.base))
             .arg(rule.factor.max(1))
@@ -280,7 +274,8 @@ impl RedisStore {
             .arg(millis(rule.memory))
             .arg(reason);
         match self
-            .call::<(u64, u32, String)>(&self.scripts.block, &cmd)
+            .link
+            .call::<(u64, u32, String)>(&self.link.scripts.block, &cmd)
             .await
         {
             Some((until, offenses, reason)) => Ok(Block {
@@ -295,10 +290,11 @@ impl RedisStore {
     async fn read_block(&self, subject: &str, lift: bool) -> Result<Option<Block>, StoreError> {
         check_key(subject)?;
         let op = if lift { "lift" } else { "read" };
-        let mut cmd = self.scripts.blocked.command(1);
+        let mut cmd = self.link.scripts.blocked.command(1);
         cmd.arg(self.block_key(subject)).arg(op);
         match self
-            .call::<(u64, u32, String)>(&self.scripts.blocked, &cmd)
+            .link
+            .call::<(u64, u32, String)>(&self.link.scripts.blocked, &cmd)
             .await
         {
             Some((0, _, _)) => Ok(None),
@@ -329,6 +325,7 @@ impl RedisStore {
             Unreachable::FailOpen => Ok(None),
             Unreachable::FailClosed => Ok(Some(Block {
                 until: self
+                    .link
                     .clock
                     .now()
                     .saturating_add(self.options.retry_after_failure),
@@ -346,13 +343,13 @@ impl RedisStore {
             self.instance,
             self.next_lease.fetch_add(1, Ordering::Relaxed)
         );
-        let mut cmd = self.scripts.leases.command(1);
+        let mut cmd = self.link.scripts.leases.command(1);
         cmd.arg(self.lease_key(key))
             .arg("acquire")
             .arg(max)
             .arg(millis(ttl).max(1))
             .arg(&id);
-        match self.call::<i64>(&self.scripts.leases, &cmd).await {
+        match self.link.call::<i64>(&self.link.scripts.leases, &cmd).await {
             Some(1) => Ok(Some(Lease(id))),
             Some(_) => Ok(None),
             None => match self.options.when_unreachable {
@@ -385,27 +382,87 @@ impl RedisStore {
                 }
             });
         }
-        let mut cmd = self.scripts.leases.command(1);
+        let mut cmd = self.link.scripts.leases.command(1);
         cmd.arg(self.lease_key(key));
         match ttl {
             Some(ttl) => cmd.arg("renew").arg(millis(ttl).max(1)).arg(&lease.0),
             None => cmd.arg("release").arg(&lease.0),
         };
-        match self.call::<i64>(&self.scripts.leases, &cmd).await {
+        match self.link.call::<i64>(&self.link.scripts.leases, &cmd).await {
             Some(done) => Ok(done == 1),
             None => Err(unavailable(self.health().last_error.unwrap_or_default())),
         }
     }
 }
 
+impl Link {
+    /// One caller's decision in its own script call: its reply, or `None` when Redis
+    /// could not decide.
+    async fn decide_one(&self, name: &str, policy: &Policy, cost: u64) -> Option<Vec<i64>> {
+        let mut cmd = self.scripts.limits.command(1);
+        cmd.arg(name);
+        limit_args(&mut cmd, policy, cost);
+        let replies = self
+            .call::<Vec<Vec<i64>>>(&self.scripts.limits, &cmd)
+            .await?;
+        replies.into_iter().next()
+    }
+
+    /// Runs a script (`cmd`, made by [`Lua::command`]) with the timeout, unless a recent
+    /// failure says to skip Redis for now.
+    async fn call<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> Option<T> {
+        let now = self.clock.now().as_nanos();
+        if now < self.health.skip_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(self.timeout, self.evalsha(lua, cmd)).await {
+            Ok(Ok(value)) => {
+                self.health.consecutive.store(0, Ordering::Relaxed);
+                Some(value)
+            }
+            Ok(Err(e)) => self.failed(now, e.to_string()),
+            Err(_) => self.failed(now, "the call timed out".to_owned()),
+        }
+    }
+
+    /// `EVALSHA`; when Redis has lost the script (`NOSCRIPT`: restarted, flushed, a new
+    /// replica), loads it and tries once more.
+    async fn evalsha<T: FromRedisValue>(&self, lua: &Lua, cmd: &Cmd) -> ::redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        match cmd.query_async(&mut conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                tracing::debug!("redis lost a script; loading it again");
+                let _: String = ::redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(lua.code)
+                    .query_async(&mut conn)
+                    .await?;
+                cmd.query_async(&mut conn).await
+            }
+            result => result,
+        }
+    }
+
+    fn failed<T>(&self, now: u64, message: String) -> Option<T> {
+        tracing::debug!(error = %message, "redis call failed; deciding without redis");
+        self.health.failures.fetch_add(1, Ordering::Relaxed);
+        self.health.consecutive.fetch_add(1, Ordering::Relaxed);
+        let retry = crate::clock::nanos_of(self.retry_after_failure);
+        self.health
+            .skip_until
+            .store(now.saturating_add(retry), Ordering::Relaxed);
+        *self
+            .health
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
+        None
+    }
+}
+
 impl Store for RedisStore {
-    fn check<'a>(
-        &'a self,
-        key: &'a str,
-        policy: &'a Policy,
-        cost: u64,
-    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
-        Box::pin(self.decide(key, policy, cost))
+    fn check<'a>(&'a self, key: &'a str, policy: &'a Policy, cost: u64) -> Check<'a> {
+        Check::pending(self.decide(key, policy, cost))
     }
 }
 
@@ -544,7 +601,11 @@ impl Block {
 fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
     match policy.algorithm() {
         Algorithm::SlidingWindow { buckets } => {
-            cmd.arg("w").arg(buckets).arg(cost.min(LUA_TIME_MAX));
+            let tiers = policy.tiers().len();
+            cmd.arg("w")
+                .arg(buckets)
+                .arg(cost.min(LUA_TIME_MAX))
+                .arg(tiers);
             for (i, tier) in policy.tiers().iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
@@ -553,7 +614,8 @@ fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
             }
         }
         Algorithm::Gcra => {
-            cmd.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX));
+            let tiers = policy.tiers().len();
+            cmd.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX)).arg(tiers);
             for tier in policy.tiers() {
                 let interval = micros(tier.window()).div_ceil(tier.limit()).max(1);
                 let tolerance = tier.burst().saturating_mul(interval).min(LUA_TIME_MAX);
@@ -634,7 +696,7 @@ mod tests {
         let code: &'static str = Box::leak(format!("return '{marker}'").into_boxed_str());
         let lua = Lua::new(code);
         let cmd = lua.command(0);
-        let first: Option<String> = store.call(&lua, &cmd).await;
+        let first: Option<String> = store.link.call(&lua, &cmd).await;
         assert_eq!(first.as_deref(), Some(marker.as_str()));
         assert!(store.health().reachable);
         assert_eq!(store.health().failures, 0);
