@@ -67,7 +67,10 @@ impl SqliteStore {
             // and only a power loss can drop the last commits; FULL would sync every one.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // No checkpoint inside a commit (it would hold up every write behind it): the
+            // writer's own thread checkpoints in the background instead (see `writer`).
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -76,7 +79,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let writer = Writer::start(pool.clone());
+        let writer =
+            Writer::start(pool.clone()).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Self {
             pool,
             writer,

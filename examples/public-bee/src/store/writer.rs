@@ -17,6 +17,7 @@
 //!   and none of them is stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
@@ -26,6 +27,8 @@ use super::StoreError;
 use super::sql::sqlite_writes::{append_messages_on, insert_subject_key_on, start_conversation_on};
 use crate::model::{Conversation, ConversationId, StoredMessage};
 
+/// How often the write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Most writes applied in one transaction.
 const MAX_BATCH: usize = 256;
 /// Writes waiting for the writer before senders wait too.
@@ -68,11 +71,28 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current tokio runtime, writing through `pool`.
-    pub(super) fn start(pool: SqlitePool) -> Self {
+    /// Starts the writer, writing through `pool`, on a thread of its own: a batch takes
+    /// several round trips to the database, and on the request runtime each of them
+    /// would wait behind every request task ready at that moment.
+    ///
+    /// # Errors
+    ///
+    /// When the thread or its runtime cannot be started.
+    pub(super) fn start(pool: SqlitePool) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
-        Self { jobs }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("public-bee-sqlite-writer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Ends with the runtime, when `run` returns.
+                    tokio::spawn(checkpoints(pool.clone()));
+                    run(pool, queue).await;
+                });
+            })?;
+        Ok(Self { jobs })
     }
 
     /// Applies `write` in the next batch and waits until that batch is committed.
@@ -88,6 +108,29 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Copies committed pages from the write-ahead log into the database file, alongside the
+/// writes rather than inside a commit (SQLite's automatic checkpoint, turned off, would
+/// run in whichever commit crossed its threshold and hold up the writes behind it). A
+/// passive checkpoint never waits for readers or the writer. With `synchronous=NORMAL`
+/// the log is synced to disk at checkpoints, so this also bounds how many commits a
+/// power loss (not a crash of the process) can drop: those of the last interval.
+async fn checkpoints(pool: SqlitePool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "write-ahead log checkpoint failed");
+        }
     }
 }
 
