@@ -36,6 +36,11 @@ pub const BOT_LABEL: &str = "bot_id";
 const BOOTSTRAP_LABEL: &str = "bootstrap";
 /// The role of the bootstrap admin key.
 pub const SUPER_ADMIN: &str = "super_admin";
+/// How long a verified key's record is reused without reading the key store again
+/// (embedded mode only; see [`Auth::open`]).
+pub const KEY_CACHE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+/// Most key records kept in that cache.
+const KEY_CACHE_CAPACITY: usize = 10_000;
 /// The permission that lets a key act on every tenant (only `*` grants it by default).
 const ANY_TENANT: &str = "tenant:any";
 
@@ -182,9 +187,16 @@ impl Auth {
                 ..KeyPolicy::default()
             },
         };
-        let keys = ApiKeys::new(Arc::new(store), peppers.clone(), policy)
+        let mut keys = ApiKeys::new(Arc::new(store), peppers.clone(), policy)
             .map_err(|source| policy_error("key policy", source))?
             .with_clock(Arc::new(AuthClock(Arc::clone(&clock))));
+        if matches!(pool, Pool::Sqlite(_)) {
+            // Embedded: this server is the only one changing its keys, and revoke,
+            // suspend, resume and rotate drop the key from the cache at once, so a change
+            // is exact. The TTL bounds only a change written to the database file by
+            // something else. A fleet (PostgreSQL) reads every key from the database.
+            keys = keys.with_cache(KEY_CACHE_TTL, KEY_CACHE_CAPACITY);
+        }
         let roles = match &config.roles_file {
             Some(path) => load(path, Roles::from_yaml, Roles::from_toml)?,
             None => Roles::default(),

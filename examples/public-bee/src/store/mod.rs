@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use crate::model::{Bot, BotId, Conversation, ConversationId, StoredMessage, TenantId};
 
 mod sql;
+mod writer;
 
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -139,6 +140,13 @@ pub enum StoreError {
     /// The migrations could not be applied.
     #[error("database migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The transaction that held this write (with other requests' writes) did not
+    /// commit, so none of them was stored.
+    #[error("the write could not be committed")]
+    Commit(#[source] Arc<sqlx::Error>),
+    /// The writer task has stopped (the store is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -4,9 +4,11 @@
 //! `ON CONFLICT DO NOTHING`, 64-bit integers for times); a macro implements the trait for
 //! each pool type, so that the two implementations cannot drift apart.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use sqlx::migrate::Migrator;
@@ -19,6 +21,7 @@ use bee_crypto::{
     SubjectKeyStore,
 };
 
+use super::writer::{Write, Writer};
 use super::{BotQuery, Erasure, Store, StoreError, StoreFuture};
 use crate::model::{
     Bot, BotId, Conversation, ConversationId, RateTiers, Role, StoredMessage, TenantId,
@@ -31,9 +34,15 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Records in a SQLite file: the embedded default.
+///
+/// The writes of the request path (new conversations, appended messages, subject keys)
+/// go through one writer task that commits the writes of concurrent requests together
+/// (see the `writer` module); everything else uses the pool directly.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Writer,
+    bots: Arc<BotCache>,
 }
 
 /// Records in PostgreSQL: shared by a fleet.
@@ -58,7 +67,10 @@ impl SqliteStore {
             // and only a power loss can drop the last commits; FULL would sync every one.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // No checkpoint inside a commit (it would hold up every write behind it): the
+            // writer's own thread checkpoints in the background instead (see `writer`).
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -67,7 +79,13 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
+        let writer =
+            Writer::start(pool.clone()).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(Self {
+            pool,
+            writer,
+            bots: Arc::new(BotCache::default()),
+        })
     }
 
     /// The pool, for other stores that keep their tables in the same database.
@@ -154,11 +172,19 @@ macro_rules! sql_store {
 
             fn bot<'a>(&'a self, id: &'a BotId) -> StoreFuture<'a, Option<Bot>> {
                 Box::pin(async move {
+                    let seen = self.bot_changes();
+                    if let Some(bot) = self.cached_bot(id) {
+                        return Ok(Some(bot));
+                    }
                     let row = sqlx::query(concat!("SELECT ", bot_columns!(), " FROM bots WHERE id = $1"))
                         .bind(id.as_str())
                         .fetch_optional(&self.pool)
                         .await?;
-                    row.map(|r| bot_from_row!(r)).transpose()
+                    let bot = row.map(|r| bot_from_row!(r)).transpose()?;
+                    if let Some(bot) = &bot {
+                        self.remember_bot(seen, bot);
+                    }
+                    Ok(bot)
                 })
             }
 
@@ -187,6 +213,7 @@ macro_rules! sql_store {
                     .bind(millis(bot.updated_at))
                     .execute(&self.pool)
                     .await?;
+                    self.forget_bot(&bot.id);
                     Ok(done.rows_affected() == 1)
                 })
             }
@@ -197,6 +224,7 @@ macro_rules! sql_store {
                         .bind(id.as_str())
                         .execute(&self.pool)
                         .await?;
+                    self.forget_bot(id);
                     Ok(done.rows_affected() == 1)
                 })
             }
@@ -245,37 +273,7 @@ macro_rules! sql_store {
                 conversation: &'a Conversation,
                 messages: &'a [StoredMessage],
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
-                    let mut tx = self.pool.begin().await?;
-                    sqlx::query(
-                        "INSERT INTO conversations (id, tenant_id, bot_id, subject_id, \
-                         created_at, updated_at, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(conversation.id.as_str())
-                    .bind(conversation.tenant_id.as_str())
-                    .bind(conversation.bot_id.as_str())
-                    .bind(&conversation.subject_id)
-                    .bind(millis(conversation.created_at))
-                    .bind(millis(conversation.updated_at))
-                    .bind(conversation.erased_at.map(millis))
-                    .execute(&mut *tx)
-                    .await?;
-                    for message in messages {
-                        sqlx::query(
-                            "INSERT INTO messages (conversation_id, seq, role, sealed, \
-                             created_at) VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(conversation.id.as_str())
-                        .bind(message.seq)
-                        .bind(message.role.as_str())
-                        .bind(&message.sealed)
-                        .bind(millis(message.created_at))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    tx.commit().await?;
-                    Ok(())
-                })
+                Box::pin(self.commit_start_conversation(conversation, messages))
             }
 
             fn conversation<'a>(
@@ -321,29 +319,7 @@ macro_rules! sql_store {
                 messages: &'a [StoredMessage],
                 at: Timestamp,
             ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
-                    let mut tx = self.pool.begin().await?;
-                    for message in messages {
-                        sqlx::query(
-                            "INSERT INTO messages (conversation_id, seq, role, sealed, \
-                             created_at) VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(conversation.as_str())
-                        .bind(message.seq)
-                        .bind(message.role.as_str())
-                        .bind(&message.sealed)
-                        .bind(millis(message.created_at))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
-                        .bind(conversation.as_str())
-                        .bind(millis(at))
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    Ok(())
-                })
+                Box::pin(self.commit_append_messages(conversation, messages, at))
             }
 
             fn messages<'a>(
@@ -446,12 +422,16 @@ macro_rules! subject_key_store {
                     .await
                     .map_err(CryptoStoreError::new)?;
                     let Some(row) = row else { return Ok(None) };
-                    let generation: i64 = row.try_get("generation").map_err(CryptoStoreError::new)?;
+                    let generation: i64 =
+                        row.try_get("generation").map_err(CryptoStoreError::new)?;
                     let wrapped: Option<Vec<u8>> =
                         row.try_get("wrapped").map_err(CryptoStoreError::new)?;
                     let generation = u32::try_from(generation)
                         .map_err(|_| CryptoStoreError::new("generation out of range"))?;
-                    Ok(Some(SubjectKeyRecord { generation, wrapped }))
+                    Ok(Some(SubjectKeyRecord {
+                        generation,
+                        wrapped,
+                    }))
                 })
             }
 
@@ -462,19 +442,11 @@ macro_rules! subject_key_store {
                 wrapped: &'a [u8],
             ) -> CryptoFuture<'a, Result<bool, CryptoStoreError>> {
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "INSERT INTO subject_keys (subject, generation, wrapped) VALUES ($1, $2, $3) \
-                         ON CONFLICT (subject) DO UPDATE SET generation = excluded.generation, \
-                         wrapped = excluded.wrapped WHERE subject_keys.wrapped IS NULL \
-                         AND subject_keys.generation < excluded.generation",
-                    )
-                    .bind(subject.as_str())
-                    .bind(i64::from(generation))
-                    .bind(wrapped)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(CryptoStoreError::new)?;
-                    Ok(done.rows_affected() == 1)
+                    let inserted = self
+                        .commit_subject_key(subject.as_str(), generation, wrapped)
+                        .await
+                        .map_err(CryptoStoreError::new)?;
+                    Ok(inserted == 1)
                 })
             }
 
@@ -593,6 +565,289 @@ macro_rules! message_from_row {
             created_at: timestamp(r.try_get("created_at")?)?,
         })
     }};
+}
+
+/// The writes of the request path on one connection, in the caller's transaction; each
+/// returns the rows changed by its last statement. Written once for both databases.
+macro_rules! request_writes {
+    ($conn:ty) => {
+        /// A new conversation and its first messages.
+        pub(crate) async fn start_conversation_on(
+            conn: &mut $conn,
+            conversation: &Conversation,
+            messages: &[StoredMessage],
+        ) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "INSERT INTO conversations (id, tenant_id, bot_id, subject_id, \
+                 created_at, updated_at, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(conversation.id.as_str())
+            .bind(conversation.tenant_id.as_str())
+            .bind(conversation.bot_id.as_str())
+            .bind(&conversation.subject_id)
+            .bind(millis(conversation.created_at))
+            .bind(millis(conversation.updated_at))
+            .bind(conversation.erased_at.map(millis))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            insert_messages(conn, &conversation.id, messages).await?;
+            Ok(done)
+        }
+
+        /// Messages appended to a conversation, which is marked updated at `at`.
+        pub(crate) async fn append_messages_on(
+            conn: &mut $conn,
+            conversation: &ConversationId,
+            messages: &[StoredMessage],
+            at: Timestamp,
+        ) -> Result<u64, StoreError> {
+            insert_messages(conn, conversation, messages).await?;
+            let done = sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
+                .bind(conversation.as_str())
+                .bind(millis(at))
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
+        /// bee-crypto's conditional insert: a new subject, or a new generation of an
+        /// erased one; 0 rows when another instance got there first.
+        pub(crate) async fn insert_subject_key_on(
+            conn: &mut $conn,
+            subject: &str,
+            generation: u32,
+            wrapped: &[u8],
+        ) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "INSERT INTO subject_keys (subject, generation, wrapped) VALUES ($1, $2, $3) \
+                 ON CONFLICT (subject) DO UPDATE SET generation = excluded.generation, \
+                 wrapped = excluded.wrapped WHERE subject_keys.wrapped IS NULL \
+                 AND subject_keys.generation < excluded.generation",
+            )
+            .bind(subject)
+            .bind(i64::from(generation))
+            .bind(wrapped)
+            .execute(&mut *conn)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        /// Messages two to a statement (an exchange is two): each statement is a round
+        /// trip to the database.
+        async fn insert_messages(
+            conn: &mut $conn,
+            conversation: &ConversationId,
+            messages: &[StoredMessage],
+        ) -> Result<(), StoreError> {
+            let mut rest = messages;
+            while let [first, second, tail @ ..] = rest {
+                sqlx::query(
+                    "INSERT INTO messages (conversation_id, seq, role, sealed, created_at) \
+                     VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10)",
+                )
+                .bind(conversation.as_str())
+                .bind(first.seq)
+                .bind(first.role.as_str())
+                .bind(&first.sealed)
+                .bind(millis(first.created_at))
+                .bind(conversation.as_str())
+                .bind(second.seq)
+                .bind(second.role.as_str())
+                .bind(&second.sealed)
+                .bind(millis(second.created_at))
+                .execute(&mut *conn)
+                .await?;
+                rest = tail;
+            }
+            if let [last] = rest {
+                sqlx::query(
+                    "INSERT INTO messages (conversation_id, seq, role, sealed, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(conversation.as_str())
+                .bind(last.seq)
+                .bind(last.role.as_str())
+                .bind(&last.sealed)
+                .bind(millis(last.created_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+    };
+}
+
+/// Bots read from the SQLite file, which only this store changes: an update or deletion
+/// drops the bot at once, so a deactivated or changed bot is never served stale. Entries
+/// also expire after [`BOT_CACHE_TTL`], which bounds only a change written to the file by
+/// something else.
+#[derive(Debug, Default)]
+struct BotCache {
+    state: Mutex<BotCacheState>,
+}
+
+#[derive(Debug, Default)]
+struct BotCacheState {
+    /// Counts changes, so that a read that raced with a change is not cached.
+    changes: u64,
+    entries: HashMap<BotId, (Bot, Instant)>,
+}
+
+/// How long a bot read from the SQLite file is reused.
+const BOT_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Most bots kept in the cache.
+const BOT_CACHE_CAPACITY: usize = 10_000;
+
+impl BotCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BotCacheState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SqliteStore {
+    fn bot_changes(&self) -> u64 {
+        self.bots.lock().changes
+    }
+
+    fn cached_bot(&self, id: &BotId) -> Option<Bot> {
+        let state = self.bots.lock();
+        let (bot, read_at) = state.entries.get(id)?;
+        (read_at.elapsed() < BOT_CACHE_TTL).then(|| bot.clone())
+    }
+
+    /// Keeps `bot`, read when the change count was `seen`, unless a change came since.
+    fn remember_bot(&self, seen: u64, bot: &Bot) {
+        let mut state = self.bots.lock();
+        if state.changes != seen {
+            return;
+        }
+        if state.entries.len() >= BOT_CACHE_CAPACITY {
+            state.entries.clear();
+        }
+        state
+            .entries
+            .insert(bot.id.clone(), (bot.clone(), Instant::now()));
+    }
+
+    /// Called after a change to a bot is committed.
+    fn forget_bot(&self, id: &BotId) {
+        let mut state = self.bots.lock();
+        state.changes = state.changes.wrapping_add(1);
+        state.entries.remove(id);
+    }
+}
+
+/// A fleet shares PostgreSQL: bots are always read from it.
+impl PostgresStore {
+    #[allow(clippy::unused_self)]
+    fn bot_changes(&self) -> u64 {
+        0
+    }
+
+    #[allow(clippy::unused_self)]
+    fn cached_bot(&self, _id: &BotId) -> Option<Bot> {
+        None
+    }
+
+    #[allow(clippy::unused_self)]
+    fn remember_bot(&self, _seen: u64, _bot: &Bot) {}
+
+    #[allow(clippy::unused_self)]
+    fn forget_bot(&self, _id: &BotId) {}
+}
+
+/// The request path's writes on a SQLite connection (run by the writer task).
+pub(crate) mod sqlite_writes {
+    use super::{Conversation, ConversationId, StoreError, StoredMessage, Timestamp, millis};
+
+    request_writes!(sqlx::SqliteConnection);
+}
+
+/// The request path's writes on a PostgreSQL connection.
+mod postgres_writes {
+    use super::{Conversation, ConversationId, StoreError, StoredMessage, Timestamp, millis};
+
+    request_writes!(sqlx::PgConnection);
+}
+
+impl SqliteStore {
+    /// Through the writer: committed with the other requests' writes of the moment.
+    async fn commit_start_conversation(
+        &self,
+        conversation: &Conversation,
+        messages: &[StoredMessage],
+    ) -> Result<(), StoreError> {
+        let write = Write::StartConversation {
+            conversation: conversation.clone(),
+            messages: messages.to_vec(),
+        };
+        self.writer.write(write).await.map(|_| ())
+    }
+
+    async fn commit_append_messages(
+        &self,
+        conversation: &ConversationId,
+        messages: &[StoredMessage],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let write = Write::AppendMessages {
+            conversation: conversation.clone(),
+            messages: messages.to_vec(),
+            at,
+        };
+        self.writer.write(write).await.map(|_| ())
+    }
+
+    async fn commit_subject_key(
+        &self,
+        subject: &str,
+        generation: u32,
+        wrapped: &[u8],
+    ) -> Result<u64, StoreError> {
+        let write = Write::InsertSubjectKey {
+            subject: subject.to_owned(),
+            generation,
+            wrapped: wrapped.to_vec(),
+        };
+        self.writer.write(write).await
+    }
+}
+
+impl PostgresStore {
+    /// One transaction of its own: PostgreSQL writes rows concurrently.
+    async fn commit_start_conversation(
+        &self,
+        conversation: &Conversation,
+        messages: &[StoredMessage],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        postgres_writes::start_conversation_on(&mut tx, conversation, messages).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn commit_append_messages(
+        &self,
+        conversation: &ConversationId,
+        messages: &[StoredMessage],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        postgres_writes::append_messages_on(&mut tx, conversation, messages, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn commit_subject_key(
+        &self,
+        subject: &str,
+        generation: u32,
+        wrapped: &[u8],
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        postgres_writes::insert_subject_key_on(&mut conn, subject, generation, wrapped).await
+    }
 }
 
 sql_store!(SqliteStore);

@@ -248,6 +248,81 @@ async fn deleting_a_bot_deletes_its_conversations(store: Arc<dyn Store>) {
     assert!(store.messages(&c.id).await.unwrap().is_empty());
 }
 
+/// Writes of concurrent requests (committed together by the SQLite store): each is
+/// answered with its own outcome, and a failing one takes nothing else with it.
+async fn concurrent_writes_each_get_their_own_outcome(store: Arc<dyn Store>) {
+    let b = bot("acme", "busy", true);
+    store.insert_bot(&b).await.unwrap();
+    let shared = conversation(&b, "subject-shared", 0);
+    store.insert_conversation(&shared).await.unwrap();
+
+    let mut started = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = Arc::clone(&store);
+        let fresh = conversation(&b, &format!("subject-{i}"), i);
+        started.push(fresh.clone());
+        tasks.push(tokio::spawn(async move {
+            let exchange = [
+                message(&fresh, 0, Role::User, b"q"),
+                message(&fresh, 1, Role::Assistant, b"a"),
+            ];
+            store.start_conversation(&fresh, &exchange).await
+        }));
+    }
+    // Several requests race to append at the same position of one conversation.
+    let mut racers = Vec::new();
+    for i in 0..6u8 {
+        let store = Arc::clone(&store);
+        let shared = shared.clone();
+        racers.push(tokio::spawn(async move {
+            let exchange = [
+                message(&shared, 0, Role::User, &[b'q', i]),
+                message(&shared, 1, Role::Assistant, &[b'a', i]),
+            ];
+            store.append_messages(&shared.id, &exchange, at(50)).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut won = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1, "one append wins the position, the others conflict");
+    let stored = store.messages(&shared.id).await.unwrap();
+    assert_eq!(stored.len(), 2, "the losers left nothing behind");
+    assert_eq!(
+        stored[0].sealed[1], stored[1].sealed[1],
+        "one request's pair"
+    );
+    for fresh in &started {
+        assert_eq!(
+            store.conversation(&fresh.id).await.unwrap().as_ref(),
+            Some(fresh)
+        );
+        assert_eq!(store.messages(&fresh.id).await.unwrap().len(), 2);
+    }
+}
+
+/// A bot read once and then changed or deleted is never served as it was.
+async fn a_changed_bot_is_read_as_changed(store: Arc<dyn Store>) {
+    let mut b = bot("acme", "changing", true);
+    store.insert_bot(&b).await.unwrap();
+    assert!(store.bot(&b.id).await.unwrap().unwrap().active);
+    b.active = false;
+    b.updated_at = at(5);
+    assert!(store.update_bot(&b).await.unwrap());
+    assert_eq!(store.bot(&b.id).await.unwrap().as_ref(), Some(&b));
+    assert!(store.delete_bot(&b.id).await.unwrap());
+    assert_eq!(store.bot(&b.id).await.unwrap(), None);
+}
+
 async fn all_checks(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     bots_round_trip_and_list_by_tenant_and_visibility(Arc::clone(&store)).await;
@@ -255,6 +330,8 @@ async fn all_checks(store: Arc<dyn Store>) {
     messages_stay_sealed_and_in_order(Arc::clone(&store)).await;
     erasure_removes_the_sealed_messages_and_marks_the_conversations(Arc::clone(&store)).await;
     deleting_a_bot_deletes_its_conversations(Arc::clone(&store)).await;
+    concurrent_writes_each_get_their_own_outcome(Arc::clone(&store)).await;
+    a_changed_bot_is_read_as_changed(Arc::clone(&store)).await;
     store.close().await.unwrap();
 }
 
