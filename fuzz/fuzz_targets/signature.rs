@@ -112,7 +112,8 @@ impl Request {
         for (name, value) in &self.headers {
             out.push_str(name.as_str());
             out.push_str(": ");
-            out.push_str(value.to_str().unwrap_or(""));
+            // Lossless: a value read from text is UTF-8, visible ASCII or not.
+            out.push_str(&String::from_utf8_lossy(value.as_bytes()));
             out.push('\n');
         }
         out.push('\n');
