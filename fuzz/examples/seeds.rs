@@ -210,6 +210,7 @@ fn open(dir: &Path, keyring_file: &Path) -> Res {
         )?;
     }
     write(dir, "reseal-flip", &[1, 1, 0, 9, 0, 1, 0], "plaintext")?;
+    write(dir, "keyring-file", &[2], fs::read(keyring_file)?)?;
     write(dir, "reseal-context", &[1, 0, 3], "plaintext")?;
     Ok(())
 }

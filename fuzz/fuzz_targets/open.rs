@@ -1,13 +1,15 @@
-//! Ciphertext opening with a keyring.
+//! Ciphertext opening with a keyring, and keyring files.
 //!
-//! Input: byte 0 picks the mode. Even: the rest is a ciphertext, opened under the fixture
-//! context and under an empty one (seed files hold real ciphertexts sealed by the fixture
-//! keyring). Odd: the rest is a plaintext, sealed in-process; the control bytes after the
-//! mode pick edits of the ciphertext and a change of the context, and the edited
-//! ciphertext is opened under the changed context.
+//! Input: byte 0 picks the mode, modulo 3. 0: the rest is a ciphertext, opened under the
+//! fixture context and under an empty one (seed files hold real ciphertexts sealed by the
+//! fixture keyring). 1: the rest is a plaintext, sealed in-process; the control bytes
+//! after the mode pick edits of the ciphertext and a change of the context, and the
+//! edited ciphertext is opened under the changed context. 2: the rest is a keyring file,
+//! opened with the fixture master key (a seed holds the fixture file).
 //!
 //! Invariants: no panic; a sealed plaintext opens to itself; an edited ciphertext or a
-//! changed context never opens, and only both unchanged do.
+//! changed context never opens, and only both unchanged do; a keyring file that opens
+//! holds the fixture's keys (what it seals, the fixture keyring opens).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -24,6 +26,7 @@ const MASTER: [u8; 32] = [0x42; 32];
 #[derive(Debug)]
 enum Input {
     Ciphertext(Vec<u8>),
+    KeyringFile(Vec<u8>),
     Sealed {
         edits: Vec<Edit>,
         change: ContextChange,
@@ -50,8 +53,10 @@ impl<'a> Arbitrary<'a> for Input {
 
     fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
-        if byte(&mut u) % 2 == 0 {
-            return Ok(Input::Ciphertext(u.take_rest().to_vec()));
+        match byte(&mut u) % 3 {
+            0 => return Ok(Input::Ciphertext(u.take_rest().to_vec())),
+            2 => return Ok(Input::KeyringFile(u.take_rest().to_vec())),
+            _ => {}
         }
         let edits = Edit::read_many(&mut u, 3);
         let change = match byte(&mut u) % 8 {
@@ -70,12 +75,14 @@ impl<'a> Arbitrary<'a> for Input {
     }
 }
 
+fn protector() -> Protector {
+    Protector::Key(MasterKey::from_key(SecretKey::from_bytes(MASTER)))
+}
+
 fn keyring() -> &'static Keyring {
     static KEYRING_CELL: OnceLock<Keyring> = OnceLock::new();
-    KEYRING_CELL.get_or_init(|| {
-        let protector = Protector::Key(MasterKey::from_key(SecretKey::from_bytes(MASTER)));
-        block_on(protector.open_keyring(KEYRING)).expect("fixture keyring")
-    })
+    KEYRING_CELL
+        .get_or_init(|| block_on(protector().open_keyring(KEYRING)).expect("fixture keyring"))
 }
 
 /// The context the seed ciphertexts were sealed under.
@@ -110,6 +117,17 @@ fuzz_target!(|input: Input| {
             let _ = keyring.open(&Context::new(), &bytes);
             let _ = Keyring::sealed_with(&bytes);
             let _ = keyring.needs_reencrypt(&bytes);
+        }
+        Input::KeyringFile(document) => {
+            let Ok(opened) = block_on(protector().open_keyring(&document)) else {
+                return;
+            };
+            let context = fixture_context();
+            let sealed = opened.seal(&context, b"probe").expect("seal");
+            let back = keyring
+                .open(&context, &sealed)
+                .expect("a keyring file from elsewhere opened");
+            assert_eq!(back, b"probe");
         }
         Input::Sealed {
             edits,
