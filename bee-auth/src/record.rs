@@ -143,7 +143,7 @@ impl OriginPattern {
             Some(rest) => (true, rest.to_owned()),
             None => (false, origin.host),
         };
-        if host.is_empty() || host.contains('*') {
+        if !well_formed_host(&host) {
             return Err(bad());
         }
         Ok(Self {
@@ -159,6 +159,10 @@ impl OriginPattern {
         let Some(origin) = Origin::parse(origin_header) else {
             return false;
         };
+        // A browser sends a concrete host: `*` or an empty label is never a real origin.
+        if !well_formed_host(&origin.host) {
+            return false;
+        }
         if origin.scheme != self.scheme || origin.port != self.port {
             return false;
         }
@@ -312,6 +316,17 @@ impl Origin {
             port: port.filter(|p| *p != default_port),
         })
     }
+}
+
+/// A host as a browser sends it in `Origin`: dot-separated non-empty labels of letters,
+/// digits and `-`, or an IPv6 literal in brackets.
+fn well_formed_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    host.split('.').all(|label| {
+        !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
 }
 
 fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {

@@ -633,3 +633,28 @@ fn secrets_are_typed_and_hidden() {
     let _: &dyn NonceStore = &MemoryNonceStore::new();
     let _ = HeaderMap::new();
 }
+
+#[tokio::test]
+async fn signing_no_headers_replaces_a_stale_signed_headers_header() {
+    // Found by the `signature` fuzz target: a request that already carried
+    // `x-bee-signed-headers` kept it when the new signature covered no headers, and the
+    // verifier refused the freshly signed request.
+    let rig = rig();
+    let signer = Signer::new(rig.secret.clone());
+    let mut parts = head(
+        "POST",
+        "/v1/bots/b1/chat",
+        &[
+            ("content-type", "application/json"),
+            ("x-bee-signed-headers", "content-type"),
+        ],
+    );
+    let request = RequestParts::from_http(&parts, BODY);
+    let headers = signer
+        .sign_with(&request, &[], &NOW.to_string(), "n-000000000000000042")
+        .unwrap();
+    headers.apply(&mut parts.headers);
+    assert!(parts.headers.get("x-bee-signed-headers").is_none());
+    let verdict = verdict(&rig, &parts, BODY, std::slice::from_ref(&rig.secret)).await;
+    assert!(verdict.is_valid(), "{verdict:?}");
+}

@@ -228,20 +228,22 @@ pub fn estimate_tokens(text: &str) -> usize {
 fn normalise(input: &str) -> (String, usize, usize) {
     let mut invisible = 0;
     let mut controls = 0;
-    let text = input
-        .nfkc()
-        .filter(|&c| {
-            if is_invisible(c) {
-                invisible += 1;
-                false
-            } else if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
-                controls += 1;
-                false
-            } else {
-                true
-            }
-        })
-        .collect();
+    let mut keep = |c: char| {
+        if is_invisible(c) {
+            invisible += 1;
+            false
+        } else if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+            controls += 1;
+            false
+        } else {
+            true
+        }
+    };
+    // Dropped characters go before NFKC: dropping them after could leave a letter and a
+    // combining mark side by side uncomposed, and the result would change when checked
+    // again. The second filter catches any such character NFKC itself produces.
+    let dropped: String = input.chars().filter(|&c| keep(c)).collect();
+    let text = dropped.nfkc().filter(|&c| keep(c)).collect();
     (text, invisible, controls)
 }
 

@@ -43,12 +43,17 @@ impl SignatureHeaders {
             (SIGNED_HEADERS_HEADER, &self.signed_headers),
         ];
         for (name, value) in pairs {
-            if value.is_empty() {
-                continue;
-            }
-            // Digits, base62, hex and header tokens are all valid header values.
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), value);
+            let name = HeaderName::from_static(name);
+            // Digits, base62, hex and header tokens are all valid header values. An empty
+            // value (no headers signed) still removes what the request carried before,
+            // which the verifier would otherwise read as this signature's.
+            match HeaderValue::from_str(value) {
+                Ok(value) if !value.is_empty() => {
+                    headers.insert(name, value);
+                }
+                _ => {
+                    headers.remove(name);
+                }
             }
         }
     }
