@@ -272,12 +272,18 @@ fn is_origin(text: &str) -> bool {
     let Some((scheme, rest)) = text.split_once("://") else {
         return false;
     };
-    let host_ok = |host: &str| {
-        !host.is_empty()
-            && host
+    // Labels of lowercase letters, digits and inner hyphens: no empty label, so no
+    // leading, trailing or doubled dot.
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
+    let host_ok = |host: &str| host.len() <= 253 && host.split('.').all(label_ok);
     let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "443"));
     matches!(scheme, "http" | "https") && host_ok(host) && port.parse::<u16>().is_ok_and(|p| p > 0)
 }
@@ -304,6 +310,33 @@ mod tests {
         assert_eq!(bot.system_prompt, DEFAULT_SYSTEM_PROMPT);
         assert_eq!(bot.rate_limits, RateTiers::default());
         assert!(bot.knowledge.is_empty() && bot.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn an_allowed_origin_needs_a_well_formed_host() {
+        for good in [
+            "https://example.com",
+            "http://localhost:8080",
+            "https://a-b.example.co.uk",
+            "http://127.0.0.1:3000",
+        ] {
+            assert!(is_origin(good), "{good} should be accepted");
+        }
+        for bad in [
+            "https://.example.com",
+            "https://example..com",
+            "https://example.com.",
+            "https://-shop.example.com",
+            "https://shop-.example.com",
+            "https://*.example.com",
+            "https://",
+            "https://example.com:0",
+            "https://example.com/path",
+            "ftp://example.com",
+            "https://Example.com",
+        ] {
+            assert!(!is_origin(bad), "{bad} should be refused");
+        }
     }
 
     #[test]
