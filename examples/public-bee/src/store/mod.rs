@@ -47,8 +47,10 @@ pub trait Store: Send + Sync {
     /// Bots matching the query, oldest first.
     fn bots<'a>(&'a self, query: &'a BotQuery) -> StoreFuture<'a, Vec<Bot>>;
 
-    /// Stores a new conversation.
-    fn insert_conversation<'a>(&'a self, conversation: &'a Conversation) -> StoreFuture<'a, ()>;
+    /// Stores a new conversation without messages.
+    fn insert_conversation<'a>(&'a self, conversation: &'a Conversation) -> StoreFuture<'a, ()> {
+        self.start_conversation(conversation, &[])
+    }
 
     /// Stores a new conversation with its first messages, in one transaction.
     fn start_conversation<'a>(

@@ -246,28 +246,6 @@ macro_rules! sql_store {
                 })
             }
 
-            fn insert_conversation<'a>(
-                &'a self,
-                conversation: &'a Conversation,
-            ) -> StoreFuture<'a, ()> {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO conversations (id, tenant_id, bot_id, subject_id, \
-                         created_at, updated_at, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(conversation.id.as_str())
-                    .bind(conversation.tenant_id.as_str())
-                    .bind(conversation.bot_id.as_str())
-                    .bind(&conversation.subject_id)
-                    .bind(millis(conversation.created_at))
-                    .bind(millis(conversation.updated_at))
-                    .bind(conversation.erased_at.map(millis))
-                    .execute(&self.pool)
-                    .await?;
-                    Ok(())
-                })
-            }
-
             fn start_conversation<'a>(
                 &'a self,
                 conversation: &'a Conversation,
