@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_auth::{
     ApiKey, ApiKeys, Caller, KeyPolicy, KeyStore, KeyVerdict, ManualClock, MemoryKeyStore, NewKey,
     OriginPattern, Pepper, PepperId, Peppers, TenantId, lifecycle,
@@ -34,13 +34,10 @@ enum Input {
     Origin { pattern: String, origin: String },
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         Ok(match byte(&mut u) % 3 {
             0 => Input::Presented(rest_text(u)),

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_audit::{Head, verify_files};
 use bee_fuzz::{MAX_INPUT, audit, byte, within};
 use libfuzzer_sys::fuzz_target;
@@ -23,13 +23,10 @@ struct Input {
     files: Vec<String>,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let with_head = byte(&mut u) & 1 == 1;
         let files = u

@@ -10,7 +10,7 @@
 
 use std::num::NonZeroUsize;
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_fuzz::{MAX_INPUT, byte, rest_text, within};
 use bee_pii::{MarkupAction, MessagePolicy, escape_html, estimate_tokens};
 use libfuzzer_sys::fuzz_target;
@@ -21,13 +21,10 @@ struct Input {
     text: String,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let pick = byte(&mut u);
         let small = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);

@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_crypto::{Context, Keyring, MasterKey, Protector, SecretKey};
 use bee_fuzz::{Edit, MAX_INPUT, block_on, byte, edited, within};
 use libfuzzer_sys::fuzz_target;
@@ -45,13 +45,10 @@ enum ContextChange {
     Empty,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         match byte(&mut u) % 3 {
             0 => return Ok(Input::Ciphertext(u.take_rest().to_vec())),

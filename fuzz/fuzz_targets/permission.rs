@@ -10,7 +10,7 @@
 //! grants grant nothing.
 #![no_main]
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_auth::{Grant, GrantSet, Permission, Target};
 use bee_fuzz::{MAX_INPUT, rest_text, within};
 use libfuzzer_sys::fuzz_target;
@@ -24,13 +24,10 @@ struct Input {
     labels: Vec<String>,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let text = rest_text(u);
         let mut lines = text.split('\n');

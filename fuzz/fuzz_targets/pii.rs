@@ -13,7 +13,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_fuzz::{MAX_TEXT, byte, chunks, rest_text, within};
 use bee_pii::{Detection, Detector, Redactor, StreamRedactor, Vault};
 use libfuzzer_sys::fuzz_target;
@@ -27,13 +27,10 @@ struct Input {
     text: String,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_TEXT)?;
         let profile = PRESETS[usize::from(byte(&mut u)) % PRESETS.len()];
         let chunk_seed = byte(&mut u);

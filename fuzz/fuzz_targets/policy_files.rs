@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_audit::gdpr::ProcessingRegister;
 use bee_audit::{ManualClock, Monitor, MonitorConfig};
 use bee_auth::{AbacPolicy, KeyPolicy, Roles, SignaturePolicy};
@@ -42,13 +42,10 @@ struct Input {
     text: String,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let kind = KINDS[usize::from(byte(&mut u)) % KINDS.len()];
         Ok(Input {

@@ -7,7 +7,7 @@
 //! non-zero window, limit and burst, also once scaled down.
 #![no_main]
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_fuzz::{MAX_INPUT, byte, rest_text, within};
 use bee_ratelimit::Policy;
 use libfuzzer_sys::fuzz_target;
@@ -19,13 +19,10 @@ struct Input {
     text: String,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let toml = byte(&mut u) & 1 == 1;
         let scale = f64::from(byte(&mut u)) / 128.0;

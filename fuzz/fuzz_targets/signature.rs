@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use arbitrary::{Result, Unstructured};
 use bee_auth::signature::{canonical_request, hmac_sha256};
 use bee_auth::{
     ManualClock, MemoryNonceStore, RequestParts, SignaturePolicy, SignatureRejection,
@@ -35,13 +35,10 @@ struct Input {
     request: String,
 }
 
-impl<'a> Arbitrary<'a> for Input {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let all = u.bytes(u.len())?;
-        Self::arbitrary_take_rest(Unstructured::new(all))
-    }
+bee_fuzz::whole_input!(Input);
 
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> Result<Self> {
+impl Input {
+    fn read(mut u: Unstructured<'_>) -> Result<Self> {
         within(&u, MAX_INPUT)?;
         let edits = (byte(&mut u) % 2 == 1).then(|| Edit::read_many(&mut u, 4));
         Ok(Input {

@@ -200,3 +200,22 @@ pub mod audit {
         (files, head)
     }
 }
+
+/// Implements [`Arbitrary`](arbitrary::Arbitrary) for a target's input type from its
+/// `read(Unstructured) -> Result<Self>`, which reads the whole input: libFuzzer hands a
+/// target all its bytes at once, so `arbitrary` and `arbitrary_take_rest` are the same.
+#[macro_export]
+macro_rules! whole_input {
+    ($input:ty) => {
+        impl<'a> ::arbitrary::Arbitrary<'a> for $input {
+            fn arbitrary(u: &mut ::arbitrary::Unstructured<'a>) -> ::arbitrary::Result<Self> {
+                let all = u.bytes(u.len())?;
+                Self::read(::arbitrary::Unstructured::new(all))
+            }
+
+            fn arbitrary_take_rest(u: ::arbitrary::Unstructured<'a>) -> ::arbitrary::Result<Self> {
+                Self::read(u)
+            }
+        }
+    };
+}
