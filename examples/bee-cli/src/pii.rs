@@ -77,7 +77,17 @@ pub(crate) fn run(command: PiiCommand) -> ExitCode {
     for (n, line) in stdin.lines().enumerate() {
         let reply = match line {
             Ok(line) => handle(&redactor, operator.is_some(), common.plain, n + 1, &line),
-            Err(e) => Err((Value::from(n + 1), format!("cannot read line: {e}"))),
+            // A line that is not UTF-8 was read past: report it and go on.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err((Value::from(n + 1), format!("cannot read line: {e}")))
+            }
+            // Anything else (stdin is a directory, a device error) would fail again on
+            // every following read: stop.
+            Err(e) => {
+                let _ = stdout.flush();
+                let _ = writeln!(io::stderr(), "bee pii: cannot read standard input: {e}");
+                return ExitCode::from(2);
+            }
         };
         let written = match reply {
             Ok(text) => writeln!(stdout, "{text}"),

@@ -129,3 +129,49 @@ fn error_lines_do_not_repeat_the_input() {
     assert!(!error.contains("4111"), "{error}");
     assert_eq!(v[0]["id"], 1);
 }
+
+#[test]
+fn unreadable_stdin_stops_with_one_error() {
+    // A directory as standard input fails on every read: the command must stop, not
+    // report the same failure forever.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bee"))
+        .args(["pii", "scan"])
+        .stdin(std::fs::File::open(dir.path()).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read standard input"));
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_reported_and_the_rest_go_on() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bee"))
+        .args(["pii", "scan", "--plain"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"caf\xff\nmail a@example.com\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read line")
+    );
+    assert_eq!(lines[1]["detections"][0]["kind"], "email");
+}
