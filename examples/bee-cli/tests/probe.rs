@@ -339,3 +339,31 @@ async fn seen_as_one_address_the_probe_does_not_block_itself() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_address_is_named_as_such_not_as_a_refused_key() {
+    let data = tempfile::tempdir().unwrap();
+    let (addr, _, stop, running) = start(config(&data)).await;
+
+    // Each run with a wrong admin key file is one failed authentication from the
+    // probe's own address; five of them get it blocked.
+    let wrong = data.path().join("wrong-key");
+    std::fs::write(&wrong, "pb_not_a_real_key\n").unwrap();
+    for _ in 0..5 {
+        let output = probe(addr, &wrong).await;
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(
+            text(&output).contains("admin key was refused"),
+            "{}",
+            text(&output)
+        );
+    }
+    let output = probe(addr, &admin_key_file(&data)).await;
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let said = text(&output);
+    assert!(said.contains("blocks this client's address"), "{said}");
+    assert!(said.contains("DELETE /api/admin/blocks/"), "{said}");
+
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}

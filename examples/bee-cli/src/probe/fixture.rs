@@ -163,6 +163,12 @@ impl Maker<'_> {
         let seen = self.target.send(Who::Main, call.key(self.admin)).await?;
         match (seen.status, seen.json()) {
             (200..=299, Some(value)) => Ok(value),
+            (403, Some(body)) if body["error"] == "blocked" => Err(ProbeError::Usage(format!(
+                "the server blocks this client's address (answer to the request to {what}): \
+                 its abuse detector counted too many failed authentications from it, for \
+                 example earlier runs with a wrong admin key file; the block ends on its own, \
+                 or an operator lifts it with DELETE /api/admin/blocks/<address>"
+            ))),
             (401 | 403, _) => Err(ProbeError::Usage(format!(
                 "the admin key was refused ({}) when the probe tried to {what}; it needs an \
                  operator key such as the bootstrap admin key",
