@@ -231,6 +231,11 @@ impl Auth {
         &self.keys
     }
 
+    /// The roles this server knows (its roles file, or the built-in ones).
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
     /// Step 3: the key in `Authorization: Bearer` (or `X-API-Key`), checked by bee-auth
     /// for format, checksum, hash, status, expiry, client address and origin.
     ///

@@ -233,6 +233,19 @@ pub(super) async fn create_admin_key(
     if request.roles.is_empty() {
         return Err(ApiError::unprocessable("roles: name at least one role"));
     }
+    let known = state.auth.roles();
+    if let Some(unknown) = request
+        .roles
+        .iter()
+        .find(|role| known.grants(role).is_none())
+    {
+        let names: Vec<&str> = known.names().collect();
+        return Err(ApiError::unprocessable(format!(
+            "roles: {:?} is not a role of this server (its roles: {})",
+            unknown.chars().take(64).collect::<String>(),
+            names.join(", ")
+        )));
+    }
     let name = request.name.unwrap_or_else(|| "admin key".into());
     let mut new = NewKey::new(request.tenant_id.to_auth(), name);
     new.roles = request.roles;

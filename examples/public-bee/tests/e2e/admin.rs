@@ -347,6 +347,24 @@ async fn a_tenant_admin_cannot_touch_another_tenants_bots_or_keys() {
 }
 
 #[tokio::test]
+async fn an_admin_key_with_a_role_the_server_does_not_know_is_refused() {
+    let server = TestServer::start().await;
+    let root = server.admin_key();
+    let body = json!({"tenant_id": "acme", "roles": ["tenant_admin", "god"]});
+    let (status, error) = server
+        .send_json(Method::POST, "/api/admin/keys", &root, body)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"], "validation_failed");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"god\"") && message.contains("tenant_admin"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn suspended_revoked_and_expired_keys_are_refused() {
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let mut options = Options::new();
