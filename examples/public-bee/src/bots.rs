@@ -236,11 +236,14 @@ fn check(bot: &Bot) -> Result<(), InvalidBot> {
             "each entry needs a title (1 to 200 characters) and content",
         );
     }
-    if bot.allowed_origins.len() > MAX_ORIGINS || !bot.allowed_origins.iter().all(|o| is_origin(o))
-    {
+    if bot.allowed_origins.len() > MAX_ORIGINS {
+        return invalid("allowed_origins", "must be at most 20 origins");
+    }
+    if !bot.allowed_origins.iter().all(|o| is_origin(o)) {
         return invalid(
             "allowed_origins",
-            "must be at most 20 origins such as https://shop.example (scheme, host, port)",
+            "each must be an origin such as https://shop.example: http or https, a \
+             lowercase host, an optional port, no path and no wildcard",
         );
     }
     let RateTiers {

@@ -15,15 +15,60 @@ use crate::auth::Subject;
 /// Events returned at most by one call.
 const MAX_EVENTS: usize = 1000;
 
-/// `GET /api/admin/audit` filters.
+/// `GET /api/admin/audit` filters, as sent: each is read by [`AuditFilter::query`], so
+/// that a bad one is answered with its own name and what it accepts.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditFilter {
-    kind: Option<EventKind>,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-    severity: Option<Severity>,
-    limit: Option<usize>,
+    kind: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    severity: Option<String>,
+    limit: Option<String>,
+}
+
+impl AuditFilter {
+    /// The filters as a query of bee-audit, or a 400 naming the first bad parameter.
+    fn query(&self) -> Result<bee_audit::Query, ApiError> {
+        let bad = |name: &str, accepts: &str| {
+            ApiError::bad_request(format!("query parameter {name}: {accepts}"))
+        };
+        let named = |text: &str| serde_json::Value::String(text.to_owned());
+        let kind = match &self.kind {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_value::<EventKind>(named(text))
+                    .map_err(|_| bad("kind", "not an event kind, such as auth_failure"))?,
+            ),
+        };
+        let severity = match &self.severity {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_value::<Severity>(named(text))
+                    .map_err(|_| bad("severity", "one of info, low, medium, high, critical"))?,
+            ),
+        };
+        let time = |name: &str, value: &Option<String>| match value {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<Timestamp>()
+                .map(Some)
+                .map_err(|_| bad(name, "an RFC 3339 time such as 2026-12-04T10:00:00Z")),
+        };
+        let limit = match &self.limit {
+            None => MAX_EVENTS,
+            Some(text) => text
+                .parse::<usize>()
+                .map_err(|_| bad("limit", "a whole number (at most 1000 are returned)"))?,
+        };
+        Ok(bee_audit::Query {
+            kind,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            min_severity: severity,
+            limit: Some(limit.min(MAX_EVENTS)),
+        })
+    }
 }
 
 /// Events, newest first.
@@ -46,13 +91,7 @@ pub(super) async fn audit(
     Query(filter): Query<AuditFilter>,
 ) -> Result<Json<Events>, ApiError> {
     operator(&state, &caller, "audit:read").await?;
-    let query = bee_audit::Query {
-        kind: filter.kind,
-        since: filter.since,
-        until: filter.until,
-        min_severity: filter.severity,
-        limit: Some(filter.limit.unwrap_or(MAX_EVENTS).min(MAX_EVENTS)),
-    };
+    let query = filter.query()?;
     Ok(Json(events(&state, &query)))
 }
 

@@ -176,3 +176,38 @@ async fn admin_actions_are_audited_and_the_log_verifies_with_bee_audit_verify() 
         .unwrap();
     assert!(!output.status.success(), "a tampered log fails");
 }
+
+#[tokio::test]
+async fn a_bad_audit_filter_is_named_with_what_it_accepts() {
+    let server = TestServer::start().await;
+    let cases = [
+        (
+            "?severity=bogus",
+            "severity",
+            "info, low, medium, high, critical",
+        ),
+        ("?kind=%27%20OR%201%3D1", "kind", "event kind"),
+        ("?since=yesterday", "since", "RFC 3339"),
+        ("?until=2026-13-01", "until", "RFC 3339"),
+        ("?limit=-1", "limit", "whole number"),
+    ];
+    for (query, name, accepts) in cases {
+        let path = format!("/api/admin/audit{query}");
+        let response = server
+            .call(Method::GET, &path, &server.admin_key())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = response.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("query parameter {name}:")) && message.contains(accepts),
+            "{query}: {message}"
+        );
+    }
+    // Good filters still work.
+    let found = events(&server, "?severity=info&since=2020-01-01T00:00:00Z&limit=5").await;
+    assert!(found.len() <= 5);
+    server.stop().await;
+}
