@@ -124,6 +124,8 @@ fn print_report(report: &VerifyReport, check: &HeadCheck) -> ExitCode {
         if first > 1 {
             let _ = writeln!(out, "note: {}", start_note(first, check));
         }
+    } else if report.failure.is_none() {
+        let _ = writeln!(out, "records: none (the files hold no record)");
     }
     if let Some(failure) = &report.failure {
         let _ = writeln!(out, "FAILED: {failure}");

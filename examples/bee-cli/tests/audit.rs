@@ -241,3 +241,18 @@ fn a_log_after_retention_exits_zero() {
         "{text}"
     );
 }
+
+#[test]
+fn an_empty_file_says_that_no_record_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, key) = log(dir.path(), 1);
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let output = verify(&key, &[empty], &["--no-head"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("records: none"),
+        "{}",
+        stdout(&output)
+    );
+}
