@@ -185,7 +185,11 @@ fn handle(
 fn describe(n: usize, e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let what = match e.classify() {
-        Category::Syntax | Category::Eof => "not a JSON object",
+        // serde_json's syntax errors include a lone surrogate escape (`\ud800`), which
+        // no UTF-8 text can hold.
+        Category::Syntax | Category::Eof => {
+            "not valid JSON (or a string escape that is not a Unicode character)"
+        }
         Category::Data => "expected {\"id\": ..., \"text\": \"...\"}",
         Category::Io => "cannot be read",
     };
