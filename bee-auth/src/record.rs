@@ -324,9 +324,14 @@ fn well_formed_host(host: &str) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         return inner.parse::<std::net::Ipv6Addr>().is_ok();
     }
-    host.split('.').all(|label| {
-        !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    })
+    // Labels as in RFC 1123: 1 to 63 letters, digits and inner hyphens.
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
@@ -336,7 +341,11 @@ fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
         None => authority.rfind(':'),
     };
     match colon {
-        Some(i) => Some((&authority[..i], Some(authority[i + 1..].parse().ok()?))),
+        // Port 0 is no port a browser can be served from.
+        Some(i) => {
+            let port = authority[i + 1..].parse().ok().filter(|p: &u16| *p != 0)?;
+            Some((&authority[..i], Some(port)))
+        }
         None => Some((authority, None)),
     }
 }

@@ -43,3 +43,19 @@ fn origin_with_a_star_never_matches_a_wildcard_pattern() {
     let exact = OriginPattern::parse("https://example.com").unwrap();
     assert!(!exact.matches("https://*"));
 }
+
+#[test]
+fn origin_labels_follow_rfc_1123() {
+    let long = format!("https://{}.example.com", "a".repeat(64));
+    for bad in [
+        "https://-shop.example.com",
+        "https://shop-.example.com",
+        "https://*.-example.com",
+        "https://example.com:0",
+        long.as_str(),
+    ] {
+        assert!(OriginPattern::parse(bad).is_err(), "{bad} was accepted");
+    }
+    let longest = format!("https://{}.example.com", "a".repeat(63));
+    assert!(OriginPattern::parse(&longest).is_ok());
+}

@@ -271,24 +271,12 @@ fn fits(text: &str, min: usize, max: usize) -> bool {
 }
 
 /// An origin as browsers send it: `http` or `https`, a host, an optional port, no path.
+/// bee-auth's origin rules decide what a well-formed host is; a bot's origins are compared
+/// as written, so only the canonical form (lowercase, no default port) and no wildcard
+/// is taken.
 fn is_origin(text: &str) -> bool {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return false;
-    };
-    // Labels of lowercase letters, digits and inner hyphens: no empty label, so no
-    // leading, trailing or doubled dot.
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    let host_ok = |host: &str| host.len() <= 253 && host.split('.').all(label_ok);
-    let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "443"));
-    matches!(scheme, "http" | "https") && host_ok(host) && port.parse::<u16>().is_ok_and(|p| p > 0)
+    !text.contains('*')
+        && bee_auth::OriginPattern::parse(text).is_ok_and(|origin| origin.to_string() == text)
 }
 
 #[cfg(test)]
