@@ -548,7 +548,7 @@ macro_rules! message_from_row {
 /// The writes of the request path on one connection, in the caller's transaction; each
 /// returns the rows changed by its last statement. Written once for both databases.
 macro_rules! request_writes {
-    ($conn:ty) => {
+    ($conn:ty, $db:ty) => {
         /// A new conversation and its first messages.
         pub(crate) async fn start_conversation_on(
             conn: &mut $conn,
@@ -611,46 +611,27 @@ macro_rules! request_writes {
             Ok(done.rows_affected())
         }
 
-        /// Messages two to a statement (an exchange is two): each statement is a round
-        /// trip to the database.
+        /// All the messages in one statement (an exchange is two): each statement is a
+        /// round trip to the database.
         async fn insert_messages(
             conn: &mut $conn,
             conversation: &ConversationId,
             messages: &[StoredMessage],
         ) -> Result<(), StoreError> {
-            let mut rest = messages;
-            while let [first, second, tail @ ..] = rest {
-                sqlx::query(
-                    "INSERT INTO messages (conversation_id, seq, role, sealed, created_at) \
-                     VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10)",
-                )
-                .bind(conversation.as_str())
-                .bind(first.seq)
-                .bind(first.role.as_str())
-                .bind(&first.sealed)
-                .bind(millis(first.created_at))
-                .bind(conversation.as_str())
-                .bind(second.seq)
-                .bind(second.role.as_str())
-                .bind(&second.sealed)
-                .bind(millis(second.created_at))
-                .execute(&mut *conn)
-                .await?;
-                rest = tail;
+            if messages.is_empty() {
+                return Ok(());
             }
-            if let [last] = rest {
-                sqlx::query(
-                    "INSERT INTO messages (conversation_id, seq, role, sealed, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(conversation.as_str())
-                .bind(last.seq)
-                .bind(last.role.as_str())
-                .bind(&last.sealed)
-                .bind(millis(last.created_at))
-                .execute(&mut *conn)
-                .await?;
-            }
+            let mut insert = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO messages (conversation_id, seq, role, sealed, created_at) ",
+            );
+            insert.push_values(messages, |mut row, message| {
+                row.push_bind(conversation.as_str())
+                    .push_bind(message.seq)
+                    .push_bind(message.role.as_str())
+                    .push_bind(message.sealed.as_slice())
+                    .push_bind(millis(message.created_at));
+            });
+            insert.build().execute(&mut *conn).await?;
             Ok(())
         }
     };
@@ -739,14 +720,14 @@ impl PostgresStore {
 pub(crate) mod sqlite_writes {
     use super::{Conversation, ConversationId, StoreError, StoredMessage, Timestamp, millis};
 
-    request_writes!(sqlx::SqliteConnection);
+    request_writes!(sqlx::SqliteConnection, sqlx::Sqlite);
 }
 
 /// The request path's writes on a PostgreSQL connection.
 mod postgres_writes {
     use super::{Conversation, ConversationId, StoreError, StoredMessage, Timestamp, millis};
 
-    request_writes!(sqlx::PgConnection);
+    request_writes!(sqlx::PgConnection, sqlx::Postgres);
 }
 
 impl SqliteStore {
