@@ -137,16 +137,14 @@ async fn checkpoints(pool: SqlitePool) {
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::take(&mut batch);
         let (replies, writes): (Vec<_>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.reply, j.write)).unzip();
+            batch.drain(..).map(|j| (j.reply, j.write)).unzip();
         let outcomes = apply(&pool, &writes).await;
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The request may have been dropped (timeout, closed connection); its write
             // stands, as it would have without batching.
             let _ = reply.send(outcome);
         }
-        batch = Vec::with_capacity(MAX_BATCH);
     }
 }
 
