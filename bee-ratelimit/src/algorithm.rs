@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use crate::clock::nanos_of;
-use crate::decision::{Decision, TierStatus, Verdict};
+use crate::decision::{Decision, Verdict};
 use crate::policy::{Algorithm, MAX_TIERS, MAX_WINDOW_LIMIT, NARROW_WINDOW_LIMIT, Policy, Tier};
 
 /// Words of state one key needs under `policy`: its effective time, the clock reading
@@ -52,12 +51,12 @@ pub(crate) fn decide(state: &mut [u64], policy: &Policy, now: u64, cost: u64) ->
     let verdict = verdict_of(&evals[..tiers.len()]);
 
     // Then, only if all admit, every tier records it.
-    let mut statuses = [TierStatus::default(); MAX_TIERS];
+    let mut decision = Decision::new(policy, verdict);
     let mut idle = 0u64;
     for (i, tier) in tiers.iter().enumerate() {
         let cells = &mut cells[i * per_tier..(i + 1) * per_tier];
         let eval = &evals[i];
-        statuses[i] = match algorithm {
+        let (remaining, reset) = match algorithm {
             Algorithm::SlidingWindow { buckets } => {
                 let window = Window::of(policy, i, buckets);
                 if verdict.admitted {
@@ -73,12 +72,10 @@ pub(crate) fn decide(state: &mut [u64], policy: &Policy, now: u64, cost: u64) ->
                 gcra.status(cells, t)
             }
         };
-        idle = idle.max(nanos_of(statuses[i].reset));
+        decision.set_status(i, remaining, reset);
+        idle = idle.max(reset);
     }
-    (
-        Decision::new(policy, verdict, statuses),
-        now.saturating_add(idle),
-    )
+    (decision, now.saturating_add(idle))
 }
 
 /// What one tier says about a request, before anything is recorded.
@@ -153,15 +150,9 @@ impl Window {
         Window {
             buckets: u64::from(buckets),
             width: policy.bucket_width(index),
-            limit: policy.tiers()[index].limit().min(lanes.max),
+            limit: policy.counted_limit(index),
             lanes,
         }
-    }
-
-    /// The tier's limit, saturated to what a window counts.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
     }
 
     fn evaluate(&self, cells: &[u64], now: u64, cost: u64) -> Eval {
@@ -227,18 +218,15 @@ impl Window {
     }
 
     /// The tier after the decision; `admitted` is the cost recorded, if any.
-    fn status(&self, cells: &[u64], now: u64, eval: &Eval, admitted: Option<u64>) -> TierStatus {
+    /// Units remaining and nanoseconds until the window is empty again.
+    fn status(&self, cells: &[u64], now: u64, eval: &Eval, admitted: Option<u64>) -> (u64, u64) {
         let (used, newest) = match admitted {
             // Just recorded in bucket k: it is the newest counted.
             Some(cost) if cost > 0 => (eval.used + cost, Some(eval.mark)),
             _ => self.scan(cells, eval.mark),
         };
         let reset = newest.map_or(0, |j| self.leaves_at(j).saturating_sub(now));
-        TierStatus {
-            limit: self.limit,
-            remaining: self.limit.saturating_sub(used),
-            reset: Duration::from_nanos(reset),
-        }
+        (self.limit.saturating_sub(used), reset)
     }
 
     /// Units counted at bucket `k` and the newest bucket holding any.
@@ -357,7 +345,6 @@ struct Gcra {
     interval: u64,
     tolerance: u64,
     increment: u64,
-    limit: u64,
 }
 
 impl Gcra {
@@ -367,7 +354,6 @@ impl Gcra {
             interval,
             tolerance: tier.burst().saturating_mul(interval),
             increment: cost.saturating_mul(interval),
-            limit: tier.limit(),
         }
     }
 
@@ -390,13 +376,10 @@ impl Gcra {
         }
     }
 
-    fn status(&self, cells: &[u64], now: u64) -> TierStatus {
+    /// Units remaining and nanoseconds until the tier is full again.
+    fn status(&self, cells: &[u64], now: u64) -> (u64, u64) {
         let ahead = cells[0].saturating_sub(now);
-        TierStatus {
-            limit: self.limit,
-            remaining: self.tolerance.saturating_sub(ahead) / self.interval,
-            reset: Duration::from_nanos(ahead),
-        }
+        (self.tolerance.saturating_sub(ahead) / self.interval, ahead)
     }
 }
 

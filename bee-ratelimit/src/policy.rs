@@ -293,6 +293,17 @@ impl Policy {
         self.inner.widths[index]
     }
 
+    /// The limit tier `index` counts to: its limit, saturated for a sliding window to
+    /// the largest count its counters keep.
+    pub(crate) fn counted_limit(&self, index: usize) -> u64 {
+        let limit = self.inner.tiers.get(index).map_or(0, Tier::limit);
+        match self.inner.algorithm {
+            Algorithm::SlidingWindow { .. } if self.inner.narrow => limit.min(NARROW_WINDOW_LIMIT),
+            Algorithm::SlidingWindow { .. } => limit.min(MAX_WINDOW_LIMIT),
+            Algorithm::Gcra => limit,
+        }
+    }
+
     /// Whether sliding-window counts fit in 16 bits: every limit the policy was built
     /// with is at most [`NARROW_WINDOW_LIMIT`]. Kept by [`Policy::scaled`], so that the
     /// stored state keeps its layout under adaptive scaling.

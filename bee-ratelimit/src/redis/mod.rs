@@ -38,13 +38,12 @@ use serde::Deserialize;
 
 use batch::Batcher;
 
-use crate::algorithm::Window;
 use crate::blocklist::{Block, BlockList, BlockRule, MemoryBlockList, short_reason};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::concurrency::{Lease, Leases, MemoryLeases};
-use crate::decision::{Decision, Source, TierStatus, Verdict};
+use crate::decision::{Decision, Source, Verdict};
 use crate::memory::{MemoryOptions, MemoryStore};
-use crate::policy::{Algorithm, MAX_TIERS, Policy};
+use crate::policy::{Algorithm, Policy};
 use crate::store::{BoxFuture, Check, Store, StoreError, check_key};
 
 /// What the Redis store does while Redis cannot be reached.
@@ -609,7 +608,7 @@ fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
             for (i, tier) in policy.tiers().iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
-                let limit = Window::of(policy, i, buckets).limit();
+                let limit = policy.counted_limit(i);
                 cmd.arg(limit).arg(width).arg(0);
             }
         }
@@ -643,24 +642,18 @@ fn decision_of(policy: &Policy, reply: &[i64]) -> Option<Decision> {
             .ok()
             .map(|w| Duration::from_micros(w.max(1))),
     };
-    let mut statuses = [TierStatus::default(); MAX_TIERS];
-    for (i, tier) in tiers.iter().enumerate() {
-        let limit = match policy.algorithm() {
-            Algorithm::SlidingWindow { buckets } => Window::of(policy, i, buckets).limit(),
-            Algorithm::Gcra => tier.limit(),
-        };
-        statuses[i] = TierStatus {
-            limit,
-            remaining: u64::try_from(reply[3 + 2 * i]).unwrap_or(0),
-            reset: Duration::from_micros(u64::try_from(reply[4 + 2 * i]).unwrap_or(0)),
-        };
-    }
     let verdict = Verdict {
         admitted,
         denied_by: denied_by.filter(|&i| i < tiers.len()),
         retry_after,
     };
-    Some(Decision::new(policy, verdict, statuses))
+    let mut decision = Decision::new(policy, verdict);
+    for i in 0..tiers.len() {
+        let remaining = u64::try_from(reply[3 + 2 * i]).unwrap_or(0);
+        let reset = u64::try_from(reply[4 + 2 * i]).unwrap_or(0);
+        decision.set_status(i, remaining, reset.saturating_mul(1_000));
+    }
+    Some(decision)
 }
 
 fn micros(d: Duration) -> u64 {
