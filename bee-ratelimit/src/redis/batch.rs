@@ -28,7 +28,7 @@ struct Job {
     name: String,
     policy: Policy,
     cost: u64,
-    answer: oneshot::Sender<Option<Vec<i64>>>,
+    answer: oneshot::Sender<Option<Vec<u8>>>,
 }
 
 impl Batcher {
@@ -45,12 +45,7 @@ impl Batcher {
 
     /// The script's reply for the caller whose state is `name`, or `None` when Redis
     /// could not decide (unreachable, timed out, or the sending task is gone).
-    pub(super) async fn decide(
-        &self,
-        name: String,
-        policy: &Policy,
-        cost: u64,
-    ) -> Option<Vec<i64>> {
+    pub(super) async fn decide(&self, name: String, policy: &Policy, cost: u64) -> Option<Vec<u8>> {
         let (answer, reply) = oneshot::channel();
         let job = Job {
             name,
@@ -101,7 +96,7 @@ async fn decide_all(link: &Link, jobs: Vec<Job>) {
         limit_args(&mut cmd, &job.policy, job.cost);
     }
     let replies = link
-        .call::<Vec<Vec<i64>>>(&link.scripts.limits, &cmd)
+        .call::<Vec<Vec<u8>>>(&link.scripts.limits, &cmd)
         .await
         .filter(|replies| replies.len() == jobs.len());
     match replies {

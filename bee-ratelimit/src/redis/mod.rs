@@ -397,12 +397,12 @@ impl RedisStore {
 impl Link {
     /// One caller's decision in its own script call: its reply, or `None` when Redis
     /// could not decide.
-    async fn decide_one(&self, name: &str, policy: &Policy, cost: u64) -> Option<Vec<i64>> {
+    async fn decide_one(&self, name: &str, policy: &Policy, cost: u64) -> Option<Vec<u8>> {
         let mut cmd = self.scripts.limits.command(1);
         cmd.arg(name);
         limit_args(&mut cmd, policy, cost);
         let replies = self
-            .call::<Vec<Vec<i64>>>(&self.scripts.limits, &cmd)
+            .call::<Vec<Vec<u8>>>(&self.scripts.limits, &cmd)
             .await?;
         replies.into_iter().next()
     }
@@ -597,46 +597,72 @@ impl Block {
     }
 }
 
+/// Adds one caller's parameters for `limits.lua`: its numbers packed as little-endian
+/// doubles (no number is formatted as text for Lua to parse back), then the state's time
+/// to live in milliseconds.
 fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
+    let tiers = policy.tiers();
+    let mut params = Vec::with_capacity(8 * (4 + 3 * tiers.len()));
+    let mut push = |x: u64| {
+        // Every number is below 2^53 (times below LUA_TIME_MAX), so exact as a double.
+        params.extend_from_slice(&(x as f64).to_le_bytes());
+    };
+    let cost = cost.min(LUA_TIME_MAX);
+    let mut ttl = 0;
     match policy.algorithm() {
         Algorithm::SlidingWindow { buckets } => {
-            let tiers = policy.tiers().len();
-            cmd.arg("w")
-                .arg(buckets)
-                .arg(cost.min(LUA_TIME_MAX))
-                .arg(tiers);
-            for (i, tier) in policy.tiers().iter().enumerate() {
+            push(1);
+            push(u64::from(buckets));
+            push(cost);
+            push(tiers.len() as u64);
+            for (i, tier) in tiers.iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
-                let limit = policy.counted_limit(i);
-                cmd.arg(limit).arg(width).arg(0);
+                push(policy.counted_limit(i));
+                push(width);
+                push(0);
+                ttl = ttl.max(width.saturating_mul(u64::from(buckets) + 1));
             }
         }
         Algorithm::Gcra => {
-            let tiers = policy.tiers().len();
-            cmd.arg("g").arg(0).arg(cost.min(LUA_TIME_MAX)).arg(tiers);
-            for tier in policy.tiers() {
+            push(2);
+            push(0);
+            push(cost);
+            push(tiers.len() as u64);
+            for tier in tiers {
                 let interval = micros(tier.window()).div_ceil(tier.limit()).max(1);
                 let tolerance = tier.burst().saturating_mul(interval).min(LUA_TIME_MAX);
                 let increment = cost.saturating_mul(interval).min(2 * LUA_TIME_MAX);
-                cmd.arg(interval).arg(tolerance).arg(increment);
+                push(interval);
+                push(tolerance);
+                push(increment);
+                // After an admission the TAT is at most `tolerance` ahead.
+                ttl = ttl.max(tolerance);
             }
         }
     }
+    cmd.arg(params).arg(ttl / 1_000 + 1_000);
 }
 
-/// Reads the script's reply; `None` if it is not the shape expected.
-fn decision_of(policy: &Policy, reply: &[i64]) -> Option<Decision> {
+/// Reads the script's reply, packed doubles; `None` if it is not the shape expected.
+fn decision_of(policy: &Policy, reply: &[u8]) -> Option<Decision> {
     let tiers = policy.tiers();
-    if reply.len() != 3 + 2 * tiers.len() {
+    if reply.len() != 8 * (3 + 2 * tiers.len()) {
         return None;
     }
-    let admitted = reply[0] == 1;
-    let denied_by = usize::try_from(reply[1])
+    let number = |i: usize| -> Option<i64> {
+        let bytes = reply.get(8 * i..8 * i + 8)?.try_into().ok()?;
+        let x = f64::from_le_bytes(bytes);
+        // Whole numbers below 2^53 in magnitude; anything else is not the script's.
+        #[allow(clippy::cast_possible_truncation)]
+        (x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15).then_some(x as i64)
+    };
+    let admitted = number(0)? == 1;
+    let denied_by = usize::try_from(number(1)?)
         .ok()
         .filter(|&i| i >= 1)
         .map(|i| i - 1);
-    let retry_after = match (admitted, reply[2]) {
+    let retry_after = match (admitted, number(2)?) {
         (true, _) => None,
         (false, wait) => u64::try_from(wait)
             .ok()
@@ -649,8 +675,8 @@ fn decision_of(policy: &Policy, reply: &[i64]) -> Option<Decision> {
     };
     let mut decision = Decision::new(policy, verdict);
     for i in 0..tiers.len() {
-        let remaining = u64::try_from(reply[3 + 2 * i]).unwrap_or(0);
-        let reset = u64::try_from(reply[4 + 2 * i]).unwrap_or(0);
+        let remaining = u64::try_from(number(3 + 2 * i)?).unwrap_or(0);
+        let reset = u64::try_from(number(4 + 2 * i)?).unwrap_or(0);
         decision.set_status(i, remaining, reset.saturating_mul(1_000));
     }
     Some(decision)
@@ -677,6 +703,161 @@ fn unavailable(reason: impl Into<String>) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window tier's state as `limits.lua` packs it: header, then the ring of counts.
+    fn window_state(width: f64, last: f64, eff: f64, head: i64, counts: &[(i64, u32)]) -> Vec<u8> {
+        const RING: i64 = 11;
+        let mut ring = [0_u32; 11];
+        for &(bucket, count) in counts {
+            ring[usize::try_from(bucket.rem_euclid(RING)).unwrap()] = count;
+        }
+        let total: u32 = ring.iter().sum();
+        let mut state = Vec::new();
+        #[allow(clippy::cast_precision_loss)]
+        for x in [width, last, eff, head as f64, f64::from(total)] {
+            state.extend_from_slice(&x.to_le_bytes());
+        }
+        for count in ring {
+            state.extend_from_slice(&count.to_le_bytes());
+        }
+        state
+    }
+
+    async fn redis_micros(conn: &mut ConnectionManager) -> f64 {
+        let (secs, micros): (u64, u64) = ::redis::cmd("TIME").query_async(conn).await.unwrap();
+        #[allow(clippy::cast_precision_loss)]
+        let now = (secs * 1_000_000 + micros) as f64;
+        now
+    }
+
+    #[tokio::test]
+    async fn a_stored_window_slides_counts_out_waits_for_the_oldest_and_denials_consume_nothing() {
+        let Some(url) = bee_testkit::redis_url() else {
+            return;
+        };
+        let mut options = RedisOptions::new(&url);
+        options.prefix = bee_testkit::unique_name("rl_slide");
+        let store = RedisStore::new(options).unwrap();
+        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
+            .await
+            .unwrap();
+        // 10 per 10 s in ten buckets of 1 s.
+        let policy = Policy::new(
+            Algorithm::SlidingWindow { buckets: 10 },
+            vec![crate::Tier::new("10s", Duration::from_secs(10), 10).unwrap()],
+        )
+        .unwrap();
+        let name = store.limit_key("k", &policy);
+        let width = 1_000_000.0;
+        // The effective time sits in the middle of bucket 1000; the stored head is three
+        // buckets behind, so its ring holds buckets 987..=997. Bucket 988 leaves the
+        // window (990..=1000) at this decision; 995 and 997 stay.
+        let eff = 1000.0 * width + 500_000.0;
+        let now = redis_micros(&mut conn).await;
+        let state = window_state(width, now, eff, 997, &[(988, 4), (995, 3), (997, 2)]);
+        let _: () = ::redis::cmd("SET")
+            .arg(&name)
+            .arg(state)
+            .arg("PX")
+            .arg(60_000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        let first = store.check("k", &policy, 1).await.unwrap();
+        assert!(first.admitted());
+        assert_eq!(first.source(), Source::Store);
+        let status = first.status(0).unwrap();
+        assert_eq!(status.remaining, 10 - (3 + 2 + 1));
+        // The newest count is in bucket 1000: it leaves at 1011 s of effective time.
+        let reset = status.reset.as_secs_f64();
+        assert!(reset > 10.0 && reset <= 10.5, "reset {reset}");
+
+        // Five more do not fit (6 + 5 > 10) until bucket 995's three leave, at 1006 s.
+        let denied = store.check("k", &policy, 5).await.unwrap();
+        assert!(!denied.admitted());
+        assert_eq!(denied.denied_by_index(), Some(0));
+        assert_eq!(denied.status(0).unwrap().remaining, 4);
+        let wait = denied.retry_after().unwrap().as_secs_f64();
+        assert!(wait > 5.0 && wait <= 5.5, "wait {wait}");
+
+        // The denial consumed nothing: exactly four more fit, then none.
+        let last = store.check("k", &policy, 4).await.unwrap();
+        assert!(last.admitted());
+        assert_eq!(last.status(0).unwrap().remaining, 0);
+        assert!(!store.check("k", &policy, 1).await.unwrap().admitted());
+
+        // The stored state: head 1000, the ring's sum 10, bucket 988's slot reused.
+        let raw: Vec<u8> = ::redis::cmd("GET")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(raw.len(), 40 + 4 * 11);
+        let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
+        let count = |bucket: usize| {
+            let at = 40 + 4 * (bucket % 11);
+            u32::from_le_bytes(raw[at..at + 4].try_into().unwrap())
+        };
+        assert_eq!((double(3), double(4)), (1000.0, 10.0));
+        assert_eq!((count(995), count(997), count(1000)), (3, 2, 5));
+        let _: () = ::redis::cmd("DEL")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stored_clock_reading_in_the_future_neither_locks_out_nor_moves_time_back() {
+        let Some(url) = bee_testkit::redis_url() else {
+            return;
+        };
+        let mut options = RedisOptions::new(&url);
+        options.prefix = bee_testkit::unique_name("rl_back");
+        let store = RedisStore::new(options).unwrap();
+        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
+            .await
+            .unwrap();
+        let policy = Policy::new(
+            Algorithm::SlidingWindow { buckets: 10 },
+            vec![crate::Tier::new("10s", Duration::from_secs(10), 2).unwrap()],
+        )
+        .unwrap();
+        let name = store.limit_key("k", &policy);
+        let width = 1_000_000.0;
+        let eff = 500.0 * width + 100_000.0;
+        // The clock reading stored is an hour ahead of Redis's: the clock went back.
+        let now = redis_micros(&mut conn).await;
+        let state = window_state(width, now + 3.6e9, eff, 500, &[(500, 2)]);
+        let _: () = ::redis::cmd("SET")
+            .arg(&name)
+            .arg(state)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        // The window is full: denied, and the wait is counted from the effective time,
+        // which did not move back an hour.
+        let denied = store.check("k", &policy, 1).await.unwrap();
+        assert!(!denied.admitted());
+        let wait = denied.retry_after().unwrap().as_secs_f64();
+        assert!(wait > 10.0 && wait <= 10.9, "wait {wait}");
+        // The denial still recorded the new clock reading (and kept the counts).
+        let raw: Vec<u8> = ::redis::cmd("GET")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
+        assert!(double(1) < now + 60e6, "last reading {}", double(1));
+        assert_eq!((double(2), double(3), double(4)), (eff, 500.0, 2.0));
+        let _: () = ::redis::cmd("DEL")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
 
     #[tokio::test]
     async fn a_script_redis_does_not_know_is_loaded_and_run() {
