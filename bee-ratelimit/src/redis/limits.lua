@@ -20,89 +20,84 @@
 -- a clock stepped back never locks a caller out.
 --
 -- The state is packed with the struct library: exact doubles, and no number is ever
--- formatted as text or parsed back. Per tier:
---   sliding window: tag (the bucket width), last clock reading, effective time, head
---     bucket, the sum of the ring, then the ring of 32-bit counts (bucket j at slot
---     j % ring); the ring holds buckets head - buckets .. head
---   GCRA: tag (-1), last clock reading, effective time, TAT
+-- formatted as text or parsed back. Every tier's header comes first, then (sliding
+-- window) every tier's ring of 32-bit counts:
+--   sliding window header: tag (the bucket width), last clock reading, effective time,
+--     head bucket, sum of the counted buckets, count of the head bucket; the ring holds
+--     buckets head - buckets .. head - 1, bucket j at slot j % buckets
+--   GCRA header: tag (-1), last clock reading, effective time, TAT
 -- A tier whose tag does not match starts afresh, and so does a state of the wrong size.
--- A decision reads the headers and the counts it needs, and writes back headers and the
--- counts that changed; the whole ring is only unpacked when buckets drop out of it.
+-- While the head bucket stays, an admission changes headers only, written in place
+-- (SETRANGE, which keeps the time to live); when a head moves, the state is written
+-- whole and its time to live set again: a count is needed for less than that long.
 
 local floor, max, min = math.floor, math.max, math.min
 local unpack_, pack = struct.unpack, struct.pack
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
-local HEAD = 40 -- bytes of a window tier's header
--- Per tier, eight numbers from the first pass to the second (sized for one tier; a
--- table that grows one slot at a time costs a reallocation each time), reused by every
--- caller of this call: effective time, head or TAT, sum, fresh, bucket k or the GCRA
--- increment, counted sum, then the tier's first two parameters.
-local v = { 0, 0, 0, 0, 0, 0, 0, 0 }
+local WINDOW_HEAD, GCRA_HEAD = 48, 32 -- bytes of a tier's header
+-- Per tier, ten numbers from the first pass to the second, reused by every caller of
+-- this call (sized for one tier: a table grown slot by slot reallocates each time).
+local v = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 local out = { 0, 0, 0, 0, 0 }
-local REPLY = { '<ddddd', '<ddddddd', '<ddddddddd', '<ddddddddddd', '<ddddddddddddd',
-  '<ddddddddddddddd' } -- the reply's format for 1 to 6 tiers
 
--- The sum of the counts in `s` of buckets `from` .. `to`, and the newest of them with a
--- count above zero (-1: none). `ring_at` is the byte where the tier's ring starts.
-local function counted(s, ring_at, ring, from, to)
-  local used, newest = 0, -1
-  for j = from, to do
-    local c = unpack_('<I4', s, ring_at + 4 * (j % ring))
-    used = used + c
-    if c > 0 then newest = j end
-  end
-  return used, newest
+-- The count of bucket j (head - buckets <= j <= head) of a stored window tier.
+local function count_of(raw, ring_at, buckets, head, current, j)
+  if j == head then return current end
+  return (unpack_('<I4', raw, ring_at + 4 * (j % buckets)))
 end
 
--- Decides the caller whose state is `key` and whose parameters are `params`.
-local function decide(key, params, ttl)
+-- Each caller in turn: its state is KEYS[e], its parameters ARGV[2e - 1], its time to
+-- live ARGV[2e].
+local replies = {}
+for e = 1, #KEYS do
+  local key, params, ttl = KEYS[e], ARGV[2 * e - 1], ARGV[2 * e]
   local kind, buckets, cost, n, pos = unpack_('<dddd', params)
   local window = kind == 1
-  local ring = buckets + 1
-  local size = window and (HEAD + 4 * ring) or 32
+  local head_size = window and WINDOW_HEAD or GCRA_HEAD
+  local ring_size = window and 4 * buckets or 0
+  local rings = n * head_size + 1 -- where the first ring starts
 
   local raw = redis.call('GET', key)
-  local fresh_state = not raw or #raw ~= size * n
-  local back, moved = false, false
+  local fresh_state = not raw or #raw ~= n * (head_size + ring_size)
+  local back, fresh_tier, moved = false, false, false
   local admitted, denied_by, wait = true, 0, 0
 
   for i = 1, n do
     local a, b, c
     a, b, c, pos = unpack_('<ddd', params, pos)
-    local at = (i - 1) * size + 1 -- this tier's first byte
-    local o = (i - 1) * 8
+    local o = (i - 1) * 10
+    local ring_at = rings + (i - 1) * ring_size
     local tag = window and b or -1
-    local stag, last, eff, x, total
+    local stag, last, eff, x, total, current
     if not fresh_state then
       if window then
-        stag, last, eff, x, total = unpack_('<ddddd', raw, at)
+        stag, last, eff, x, total, current = unpack_('<dddddd', raw, (i - 1) * head_size + 1)
       else
-        stag, last, eff, x = unpack_('<dddd', raw, at)
+        stag, last, eff, x = unpack_('<dddd', raw, (i - 1) * head_size + 1)
       end
     end
     local fresh = stag ~= tag
     if fresh then
-      last, eff, x, total = now, now, 0, 0
-      moved = true
+      last, eff, x, total, current = now, now, 0, 0, 0
+      fresh_tier = true
     end
     if now < last then back = true end
     if now > last then eff = eff + (now - last) end
-    v[o + 1], v[o + 2], v[o + 3], v[o + 4], v[o + 7], v[o + 8] = eff, x, total, fresh, a, b
 
     local fits, w
     if window then
       -- counted buckets: k - buckets .. k
       local k = max(floor(eff / b), x)
-      local used = total or 0
+      local used = total
       if k ~= x then
         moved = true
+        used = 0
         if not fresh then
-          -- buckets x + 1 .. k take the slots of buckets that leave the window
-          local ring_at = at + HEAD
-          local dropped = counted(raw, ring_at, ring, x + 1, x + min(k - x, ring))
-          used = used - dropped
+          for j = max(k - buckets, x - buckets), x do
+            used = used + count_of(raw, ring_at, buckets, x, current, j)
+          end
         end
       end
       v[o + 5], v[o + 6] = k, used
@@ -114,10 +109,8 @@ local function decide(key, params, ttl)
         -- the wait until enough of the oldest counts leave the window
         fits = false
         local left = used
-        local from = max(k - buckets, 0)
-        local to = fresh and -1 or min(x, k)
-        for j = from, to do
-          left = left - unpack_('<I4', raw, at + HEAD + 4 * (j % ring))
+        for j = max(k - buckets, 0), fresh and -1 or x do
+          left = left - count_of(raw, ring_at, buckets, x, current, j)
           if left + cost <= a then
             w = (j + buckets + 1) * b - eff
             break
@@ -135,6 +128,8 @@ local function decide(key, params, ttl)
         fits, w = false, ahead - b
       end
     end
+    v[o + 1], v[o + 2], v[o + 3], v[o + 4] = eff, x, total, fresh
+    v[o + 7], v[o + 8], v[o + 9], v[o + 10] = current, a, b, ring_at
     if not fits then
       admitted = false
       if wait ~= -1 and (w == -1 or w > wait) then
@@ -144,84 +139,84 @@ local function decide(key, params, ttl)
   end
 
   out[1], out[2], out[3] = admitted and 1 or 0, denied_by, wait
+  -- A denial records nothing; only a clock that went back must be remembered.
   local write = admitted or back
-  local state = ''
+  -- Headers alone, in place, unless a tier starts afresh or an admission moves a head.
+  local whole = window and (fresh_tier or (admitted and moved))
+  local headers, ring_bytes = '', ''
   for i = 1, n do
-    local at = (i - 1) * size + 1
-    local o = (i - 1) * 8
-    local eff, x, total, fresh, a, b = v[o + 1], v[o + 2], v[o + 3], v[o + 4], v[o + 7], v[o + 8]
+    local o = (i - 1) * 10
+    local eff, x, total, fresh = v[o + 1], v[o + 2], v[o + 3], v[o + 4]
+    local current, a, b, ring_at = v[o + 7], v[o + 8], v[o + 9], v[o + 10]
     local remaining, reset
     if window then
       local k, used = v[o + 5], v[o + 6]
-      local ring_at = at + HEAD
-      local newest
+      local newest = -1
       if admitted and cost > 0 then
         used, newest = used + cost, k
-      else
-        -- the newest counted bucket with a count is not simply k
-        local to = fresh and -1 or min(x, k)
-        used, newest = counted(raw, ring_at, ring, max(k - buckets, 0), to)
+      elseif not fresh then
+        -- the newest counted bucket with a count above zero
+        for j = min(x, k), max(k - buckets, 0), -1 do
+          if count_of(raw, ring_at, buckets, x, current, j) > 0 then
+            newest = j
+            break
+          end
+        end
       end
       remaining = max(a - used, 0)
       reset = 0
       if newest >= 0 then reset = (newest + buckets + 1) * b - eff end
       if write then
-        local header
-        if not admitted then
-          -- a denial that only remembers the clock keeps its counts
-          header = pack('<ddddd', b, now, eff, x, total)
+        local ring
+        if admitted and (k ~= x or fresh) then
+          -- bucket x joins the ring, buckets x + 1 .. k - 1 are empty, and every
+          -- bucket that left the window loses its slot
+          local counts = {}
           if fresh then
-            state = state .. header .. string.rep('\0', 4 * ring)
+            for j = 1, buckets do counts[j] = 0 end
           else
-            state = state .. header .. raw:sub(ring_at, ring_at + 4 * ring - 1)
+            counts = { unpack_('<' .. string.rep('I4', buckets), raw, ring_at) }
+            counts[x % buckets + 1] = current
           end
-        elseif k == x and not fresh then
-          -- the common case: one count changes, the rest of the ring is copied
-          local p = ring_at + 4 * (k % ring)
-          local count = unpack_('<I4', raw, p)
-          header = pack('<ddddd', b, now, eff, k, used)
-          state = state .. header .. raw:sub(ring_at, p - 1) .. pack('<I4', count + cost)
-            .. raw:sub(p + 4, ring_at + 4 * ring - 1)
-        else
-          -- buckets x + 1 .. k take the slots of buckets that left (each at most once)
-          local fmt = '<' .. string.rep('I4', ring)
-          local counts
-          if fresh then
-            counts = {}
-            for j = 1, ring do counts[j] = 0 end
-          else
-            counts = { unpack_(fmt, raw, ring_at) }
+          for j = x + 1, min(k - 1, x + buckets) do counts[j % buckets + 1] = 0 end
+          ring = pack('<' .. string.rep('I4', buckets), unpack(counts, 1, buckets))
+          x, total, current = k, used, cost
+        elseif admitted then
+          total, current = used, current + cost
+        end
+        local header = pack('<dddddd', b, now, eff, x, total, current)
+        headers = i == 1 and header or headers .. header
+        if whole then
+          if not ring then
+            -- unchanged, or a tier that starts afresh on a denial: empty
+            ring = fresh and string.rep('\0', ring_size) or raw:sub(ring_at, ring_at + ring_size - 1)
           end
-          for d = 0, min(k - x, ring) - 1 do counts[(k - d) % ring + 1] = 0 end
-          counts[k % ring + 1] = counts[k % ring + 1] + cost
-          header = pack('<ddddd', b, now, eff, k, used)
-          state = state .. header .. pack(fmt, unpack(counts, 1, ring))
+          ring_bytes = i == 1 and ring or ring_bytes .. ring
         end
       end
     else
       if admitted then x = max(x, eff) + v[o + 5] end
       reset = max(x - eff, 0)
       remaining = floor(max(b - reset, 0) / a)
-      if write then state = state .. pack('<dddd', -1, now, eff, x) end
+      if write then
+        local header = pack('<dddd', -1, now, eff, x)
+        headers = i == 1 and header or headers .. header
+      end
     end
     out[2 + 2 * i] = remaining
     out[3 + 2 * i] = reset
   end
-  -- A denial records nothing; only a clock that went back must be remembered. The
-  -- time to live is set again whenever a head bucket moves (or a GCRA tier changes):
-  -- a count written since then is needed for less than that long.
   if write then
-    if moved or not window then
-      redis.call('SET', key, state, 'PX', ttl)
+    if not window or whole then
+      redis.call('SET', key, headers .. ring_bytes, 'PX', ttl)
     else
-      redis.call('SET', key, state, 'KEEPTTL')
+      redis.call('SETRANGE', key, 0, headers)
     end
   end
-  return pack(REPLY[n], unpack(out, 1, 3 + 2 * n))
-end
-
-local replies = {}
-for e = 1, #KEYS do
-  replies[e] = decide(KEYS[e], ARGV[2 * e - 1], ARGV[2 * e])
+  if n == 1 then
+    replies[e] = pack('<ddddd', out[1], out[2], out[3], out[4], out[5])
+  else
+    replies[e] = pack('<' .. string.rep('d', 3 + 2 * n), unpack(out, 1, 3 + 2 * n))
+  end
 end
 return replies

@@ -704,17 +704,30 @@ fn unavailable(reason: impl Into<String>) -> StoreError {
 mod tests {
     use super::*;
 
-    /// A window tier's state as `limits.lua` packs it: header, then the ring of counts.
+    /// A one-tier window state as `limits.lua` packs it, ten buckets: the header (with
+    /// the head bucket's count), then the ring of the ten buckets before the head.
     fn window_state(width: f64, last: f64, eff: f64, head: i64, counts: &[(i64, u32)]) -> Vec<u8> {
-        const RING: i64 = 11;
-        let mut ring = [0_u32; 11];
+        let mut ring = [0_u32; 10];
+        let mut current = 0;
         for &(bucket, count) in counts {
-            ring[usize::try_from(bucket.rem_euclid(RING)).unwrap()] = count;
+            if bucket == head {
+                current = count;
+            } else {
+                ring[usize::try_from(bucket.rem_euclid(10)).unwrap()] = count;
+            }
         }
-        let total: u32 = ring.iter().sum();
+        let total = ring.iter().sum::<u32>() + current;
         let mut state = Vec::new();
         #[allow(clippy::cast_precision_loss)]
-        for x in [width, last, eff, head as f64, f64::from(total)] {
+        let header = [
+            width,
+            last,
+            eff,
+            head as f64,
+            f64::from(total),
+            f64::from(current),
+        ];
+        for x in header {
             state.extend_from_slice(&x.to_le_bytes());
         }
         for count in ring {
@@ -728,6 +741,123 @@ mod tests {
         #[allow(clippy::cast_precision_loss)]
         let now = (secs * 1_000_000 + micros) as f64;
         now
+    }
+
+    /// Runs `steps` random decisions (cost, then a time step) against Redis and against
+    /// a memory store on a manual clock, and checks that both decide exactly alike.
+    /// Redis keeps its own clock, so before each decision every tier's stored effective
+    /// time is set to the manual clock's time, and its last clock reading to a second
+    /// ahead of Redis's: the script takes that as a clock stepped back, so its
+    /// effective time stays exactly the model's.
+    async fn decides_like_the_memory_store(policy: &Policy, seed: u64, steps: usize) {
+        use crate::clock::{ManualClock, Timestamp};
+        let Some(url) = bee_testkit::redis_url() else {
+            return;
+        };
+        let mut options = RedisOptions::new(&url);
+        options.prefix = bee_testkit::unique_name("rl_model");
+        let store = RedisStore::new(options).unwrap();
+        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
+            .await
+            .unwrap();
+        let now = redis_micros(&mut conn).await;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let start = (now / 1e6) as u64 + 2;
+        let clock = ManualClock::new(Timestamp::from_millis(start * 1_000 + 250));
+        let memory = MemoryStore::with_clock(MemoryOptions::default(), Arc::new(clock.clone()));
+        let name = store.limit_key("k", policy);
+        let head_size = match policy.algorithm() {
+            Algorithm::SlidingWindow { .. } => 48,
+            Algorithm::Gcra => 32,
+        };
+        // A first decision of cost 0 writes the state whose times are then moved.
+        store.check("k", policy, 0).await.unwrap();
+        memory.decide("k", policy, 0).unwrap();
+
+        let mut rng = seed;
+        let mut next = move |below: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % below
+        };
+        for step in 0..steps {
+            #[allow(clippy::cast_precision_loss)]
+            let model = (clock.now().as_nanos() / 1_000) as f64;
+            let last = redis_micros(&mut conn).await + 1e6;
+            for i in 0..policy.tiers().len() {
+                let mut times = Vec::new();
+                times.extend_from_slice(&last.to_le_bytes());
+                times.extend_from_slice(&model.to_le_bytes());
+                let _: () = ::redis::cmd("SETRANGE")
+                    .arg(&name)
+                    .arg(i * head_size + 8)
+                    .arg(times)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            let cost = [0, 1, 1, 1, 1, 2, 3, 5][usize::try_from(next(8)).unwrap()];
+            let ours = store.check("k", policy, cost).await.unwrap();
+            let model = memory.decide("k", policy, cost).unwrap();
+            let at = format!("seed {seed}, step {step}, cost {cost}");
+            assert_eq!(ours.source(), Source::Store, "{at}");
+            assert_eq!(ours.admitted(), model.admitted(), "{at}");
+            assert_eq!(ours.denied_by_index(), model.denied_by_index(), "{at}");
+            assert_eq!(ours.retry_after(), model.retry_after(), "{at}");
+            for ((_, a), (_, b)) in ours.tiers().zip(model.tiers()) {
+                assert_eq!(a, b, "{at}");
+            }
+            let step = [0, 0, 0, 500, 1_000, 1_500, 3_000, 7_000, 20_000, 65_000];
+            clock.advance(Duration::from_millis(
+                step[usize::try_from(next(10)).unwrap()],
+            ));
+        }
+        let _: () = ::redis::cmd("DEL")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn random_window_decisions_in_redis_match_the_memory_store() {
+        let one = Policy::new(
+            Algorithm::SlidingWindow { buckets: 10 },
+            vec![crate::Tier::new("10s", Duration::from_secs(10), 12).unwrap()],
+        )
+        .unwrap();
+        let three = Policy::new(
+            Algorithm::SlidingWindow { buckets: 10 },
+            vec![
+                crate::Tier::new("10s", Duration::from_secs(10), 8).unwrap(),
+                crate::Tier::new("1m", Duration::from_secs(60), 20).unwrap(),
+                crate::Tier::new("5m", Duration::from_secs(300), 45).unwrap(),
+            ],
+        )
+        .unwrap();
+        for seed in [1, 7, 42] {
+            decides_like_the_memory_store(&one, seed, 300).await;
+            decides_like_the_memory_store(&three, seed, 300).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn random_gcra_decisions_in_redis_match_the_memory_store() {
+        let policy = Policy::new(
+            Algorithm::Gcra,
+            vec![
+                crate::Tier::new("10s", Duration::from_secs(10), 10).unwrap(),
+                crate::Tier::new("1m", Duration::from_secs(60), 30)
+                    .unwrap()
+                    .with_burst(8)
+                    .unwrap(),
+            ],
+        )
+        .unwrap();
+        for seed in [3, 11] {
+            decides_like_the_memory_store(&policy, seed, 300).await;
+        }
     }
 
     #[tokio::test]
@@ -787,20 +917,21 @@ mod tests {
         assert_eq!(last.status(0).unwrap().remaining, 0);
         assert!(!store.check("k", &policy, 1).await.unwrap().admitted());
 
-        // The stored state: head 1000, the ring's sum 10, bucket 988's slot reused.
+        // The stored state: head 1000 holding 5 of the sum 10; bucket 997 joined the
+        // ring, and bucket 988's slot was emptied for bucket 998.
         let raw: Vec<u8> = ::redis::cmd("GET")
             .arg(&name)
             .query_async(&mut conn)
             .await
             .unwrap();
-        assert_eq!(raw.len(), 40 + 4 * 11);
+        assert_eq!(raw.len(), 48 + 4 * 10);
         let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
         let count = |bucket: usize| {
-            let at = 40 + 4 * (bucket % 11);
+            let at = 48 + 4 * (bucket % 10);
             u32::from_le_bytes(raw[at..at + 4].try_into().unwrap())
         };
-        assert_eq!((double(3), double(4)), (1000.0, 10.0));
-        assert_eq!((count(995), count(997), count(1000)), (3, 2, 5));
+        assert_eq!((double(3), double(4), double(5)), (1000.0, 10.0, 5.0));
+        assert_eq!((count(995), count(997), count(998)), (3, 2, 0));
         let _: () = ::redis::cmd("DEL")
             .arg(&name)
             .query_async(&mut conn)
@@ -851,7 +982,10 @@ mod tests {
             .unwrap();
         let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
         assert!(double(1) < now + 60e6, "last reading {}", double(1));
-        assert_eq!((double(2), double(3), double(4)), (eff, 500.0, 2.0));
+        assert_eq!(
+            (double(2), double(3), double(4), double(5)),
+            (eff, 500.0, 2.0, 2.0)
+        );
         let _: () = ::redis::cmd("DEL")
             .arg(&name)
             .query_async(&mut conn)
