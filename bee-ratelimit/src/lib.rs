@@ -192,6 +192,12 @@
 //!   counters), not one.
 //! - In Redis, times are in microseconds and kept below 2⁵⁰ µs (35 years); a GCRA
 //!   emission interval is at least 1 µs, so rates above a million per second saturate.
+//! - In Redis, a caller's state is one packed binary string: every tier's header, then
+//!   the sliding window's counts. An admission in the same bucket rewrites the headers in
+//!   place; the key's expiry is set again whenever a head bucket moves, long enough for
+//!   every count written since. A state of another size or shape starts afresh, so
+//!   instances running releases whose layouts differ reset each other's counts: give a
+//!   new release its own `RedisOptions::prefix`, or replace the fleet at once.
 //! - Message hashes (SHA-256, first 16 bytes, unkeyed) reach the store instead of the
 //!   text; someone with access to Redis could still confirm a guessed message.
 //! - Block reasons are stored as given (cut to 64 bytes): pass codes, never user data.
