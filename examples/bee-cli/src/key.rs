@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use bee_auth::lifecycle::issue;
 use bee_auth::{
-    ApiKey, Clock, KeyPolicy, NewKey, Pepper, PepperId, Peppers, SystemClock, TenantId,
+    ApiKey, Clock, KeyPolicy, NewKey, Pepper, PepperId, Peppers, Roles, SystemClock, TenantId,
 };
 use zeroize::Zeroizing;
 
@@ -35,9 +35,15 @@ pub(crate) struct NewArgs {
     /// A scope the key may use; repeat for several.
     #[arg(long = "scope", default_value = "chat:send")]
     scopes: Vec<String>,
-    /// A role of the key; repeat for several.
+    /// A role of the key; repeat for several. Each must be a role of `--roles-file`
+    /// (by default the roles the server ships with: bot_user, bot_admin, tenant_admin,
+    /// super_admin).
     #[arg(long = "role")]
     roles: Vec<String>,
+    /// The server's roles file (YAML, or TOML when it ends in `.toml`), to check `--role`
+    /// against when the server defines roles of its own.
+    #[arg(long)]
+    roles_file: Option<PathBuf>,
     /// A human name for the key.
     #[arg(long, default_value = "issued by bee key new")]
     name: String,
@@ -72,6 +78,7 @@ fn new(args: NewArgs) -> Result<ExitCode, String> {
     }
     .validated()
     .map_err(|e| e.to_string())?;
+    check_roles(&args)?;
     let peppers = peppers(&args)?;
     let tenant = TenantId::new(&args.tenant).map_err(|e| format!("--tenant: {e}"))?;
     let mut request = NewKey::new(tenant, args.name);
@@ -96,6 +103,38 @@ fn new(args: NewArgs) -> Result<ExitCode, String> {
         "note: the key above is shown once; only its hash is in the record"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a role the server would not know: a key holding only unknown roles can do
+/// nothing, which is better found now than at its first request.
+fn check_roles(args: &NewArgs) -> Result<(), String> {
+    let roles = match &args.roles_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--roles-file {}: {e}", path.display()))?;
+            let parsed = if path.extension().is_some_and(|e| e == "toml") {
+                Roles::from_toml(&text)
+            } else {
+                Roles::from_yaml(&text)
+            };
+            parsed.map_err(|e| format!("--roles-file {}: {e}", path.display()))?
+        }
+        None => Roles::default(),
+    };
+    match args.roles.iter().find(|role| roles.grants(role).is_none()) {
+        Some(unknown) => {
+            let known: Vec<&str> = roles.names().collect();
+            let source = match &args.roles_file {
+                Some(path) => format!("in {}", path.display()),
+                None => "among the default roles (see --roles-file)".to_owned(),
+            };
+            Err(format!(
+                "--role {unknown:?}: no such role {source}; known: {}",
+                known.join(", ")
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
 fn peppers(args: &NewArgs) -> Result<Peppers, String> {

@@ -128,3 +128,46 @@ fn key_check_reads_the_key_from_standard_input() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));
 }
+
+#[test]
+fn key_new_refuses_a_role_the_server_would_not_know() {
+    let output = bee(&["key", "new", "--prefix", "pb", "--role", "bot_usr"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).is_empty(), "no key is printed");
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("\"bot_usr\""), "{message}");
+    assert!(
+        message.contains("bot_user"),
+        "the known roles are listed: {message}"
+    );
+
+    let output = bee(&["key", "new", "--prefix", "pb", "--role", "bot_admin"]);
+    assert!(output.status.success());
+
+    // A deployment's own roles file: its roles are known, the default ones are not.
+    let mut roles = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    roles
+        .write_all(b"roles:\n  support_agent: [chat:history:any]\n")
+        .unwrap();
+    let path = roles.path().to_str().unwrap();
+    let args = ["key", "new", "--prefix", "pb", "--roles-file", path];
+    let own = bee(&[&args[..], &["--role", "support_agent"]].concat());
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let default = bee(&[&args[..], &["--role", "bot_user"]].concat());
+    assert_eq!(default.status.code(), Some(2));
+
+    let broken = bee(&[
+        "key",
+        "new",
+        "--prefix",
+        "pb",
+        "--roles-file",
+        "/nonexistent.yaml",
+    ]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("--roles-file"));
+}
