@@ -743,6 +743,50 @@ mod tests {
         now
     }
 
+    /// A store under a prefix of its own, and a plain connection to see what it wrote;
+    /// `None` when no Redis is configured for tests.
+    async fn store_and_connection(prefix: &str) -> Option<(RedisStore, ConnectionManager)> {
+        let url = bee_testkit::redis_url()?;
+        let mut options = RedisOptions::new(&url);
+        options.prefix = bee_testkit::unique_name(prefix);
+        let store = RedisStore::new(options).unwrap();
+        let client = ::redis::Client::open(url.as_str()).unwrap();
+        Some((store, ConnectionManager::new(client).await.unwrap()))
+    }
+
+    /// One tier of `limit` per 10 s, in ten buckets of 1 s.
+    fn ten_buckets(limit: u64) -> Policy {
+        let tier = crate::Tier::new("10s", Duration::from_secs(10), limit).unwrap();
+        Policy::new(Algorithm::SlidingWindow { buckets: 10 }, vec![tier]).unwrap()
+    }
+
+    async fn raw_state(conn: &mut ConnectionManager, name: &str) -> Vec<u8> {
+        ::redis::cmd("GET")
+            .arg(name)
+            .query_async(conn)
+            .await
+            .unwrap()
+    }
+
+    async fn put_state(conn: &mut ConnectionManager, name: &str, state: Vec<u8>) {
+        let mut set = ::redis::cmd("SET");
+        set.arg(name).arg(state).arg("PX").arg(60_000);
+        let _: () = set.query_async(conn).await.unwrap();
+    }
+
+    async fn delete(conn: &mut ConnectionManager, name: &str) {
+        let _: () = ::redis::cmd("DEL")
+            .arg(name)
+            .query_async(conn)
+            .await
+            .unwrap();
+    }
+
+    /// The `i`-th double of a packed state.
+    fn double(raw: &[u8], i: usize) -> f64 {
+        f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap())
+    }
+
     /// Runs `steps` random decisions (cost, then a time step) against Redis and against
     /// a memory store on a manual clock, and checks that both decide exactly alike.
     /// Redis keeps its own clock, so before each decision every tier's stored effective
@@ -751,15 +795,9 @@ mod tests {
     /// effective time stays exactly the model's.
     async fn decides_like_the_memory_store(policy: &Policy, seed: u64, steps: usize) {
         use crate::clock::{ManualClock, Timestamp};
-        let Some(url) = bee_testkit::redis_url() else {
+        let Some((store, mut conn)) = store_and_connection("rl_model").await else {
             return;
         };
-        let mut options = RedisOptions::new(&url);
-        options.prefix = bee_testkit::unique_name("rl_model");
-        let store = RedisStore::new(options).unwrap();
-        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
-            .await
-            .unwrap();
         let now = redis_micros(&mut conn).await;
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let start = (now / 1e6) as u64 + 2;
@@ -813,20 +851,12 @@ mod tests {
                 step[usize::try_from(next(10)).unwrap()],
             ));
         }
-        let _: () = ::redis::cmd("DEL")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        delete(&mut conn, &name).await;
     }
 
     #[tokio::test]
     async fn random_window_decisions_in_redis_match_the_memory_store() {
-        let one = Policy::new(
-            Algorithm::SlidingWindow { buckets: 10 },
-            vec![crate::Tier::new("10s", Duration::from_secs(10), 12).unwrap()],
-        )
-        .unwrap();
+        let one = ten_buckets(12);
         let three = Policy::new(
             Algorithm::SlidingWindow { buckets: 10 },
             vec![
@@ -862,21 +892,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_stored_window_slides_counts_out_waits_for_the_oldest_and_denials_consume_nothing() {
-        let Some(url) = bee_testkit::redis_url() else {
+        let Some((store, mut conn)) = store_and_connection("rl_slide").await else {
             return;
         };
-        let mut options = RedisOptions::new(&url);
-        options.prefix = bee_testkit::unique_name("rl_slide");
-        let store = RedisStore::new(options).unwrap();
-        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
-            .await
-            .unwrap();
-        // 10 per 10 s in ten buckets of 1 s.
-        let policy = Policy::new(
-            Algorithm::SlidingWindow { buckets: 10 },
-            vec![crate::Tier::new("10s", Duration::from_secs(10), 10).unwrap()],
-        )
-        .unwrap();
+        let policy = ten_buckets(10);
         let name = store.limit_key("k", &policy);
         let width = 1_000_000.0;
         // The effective time sits in the middle of bucket 1000; the stored head is three
@@ -885,14 +904,7 @@ mod tests {
         let eff = 1000.0 * width + 500_000.0;
         let now = redis_micros(&mut conn).await;
         let state = window_state(width, now, eff, 997, &[(988, 4), (995, 3), (997, 2)]);
-        let _: () = ::redis::cmd("SET")
-            .arg(&name)
-            .arg(state)
-            .arg("PX")
-            .arg(60_000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        put_state(&mut conn, &name, state).await;
 
         let first = store.check("k", &policy, 1).await.unwrap();
         assert!(first.admitted());
@@ -919,54 +931,31 @@ mod tests {
 
         // The stored state: head 1000 holding 5 of the sum 10; bucket 997 joined the
         // ring, and bucket 988's slot was emptied for bucket 998.
-        let raw: Vec<u8> = ::redis::cmd("GET")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let raw = raw_state(&mut conn, &name).await;
         assert_eq!(raw.len(), 48 + 4 * 10);
-        let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
         let count = |bucket: usize| {
             let at = 48 + 4 * (bucket % 10);
             u32::from_le_bytes(raw[at..at + 4].try_into().unwrap())
         };
-        assert_eq!((double(3), double(4), double(5)), (1000.0, 10.0, 5.0));
+        let header = (double(&raw, 3), double(&raw, 4), double(&raw, 5));
+        assert_eq!(header, (1000.0, 10.0, 5.0));
         assert_eq!((count(995), count(997), count(998)), (3, 2, 0));
-        let _: () = ::redis::cmd("DEL")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        delete(&mut conn, &name).await;
     }
 
     #[tokio::test]
     async fn a_stored_clock_reading_in_the_future_neither_locks_out_nor_moves_time_back() {
-        let Some(url) = bee_testkit::redis_url() else {
+        let Some((store, mut conn)) = store_and_connection("rl_back").await else {
             return;
         };
-        let mut options = RedisOptions::new(&url);
-        options.prefix = bee_testkit::unique_name("rl_back");
-        let store = RedisStore::new(options).unwrap();
-        let mut conn = ConnectionManager::new(::redis::Client::open(url.as_str()).unwrap())
-            .await
-            .unwrap();
-        let policy = Policy::new(
-            Algorithm::SlidingWindow { buckets: 10 },
-            vec![crate::Tier::new("10s", Duration::from_secs(10), 2).unwrap()],
-        )
-        .unwrap();
+        let policy = ten_buckets(2);
         let name = store.limit_key("k", &policy);
         let width = 1_000_000.0;
         let eff = 500.0 * width + 100_000.0;
         // The clock reading stored is an hour ahead of Redis's: the clock went back.
         let now = redis_micros(&mut conn).await;
         let state = window_state(width, now + 3.6e9, eff, 500, &[(500, 2)]);
-        let _: () = ::redis::cmd("SET")
-            .arg(&name)
-            .arg(state)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        put_state(&mut conn, &name, state).await;
 
         // The window is full: denied, and the wait is counted from the effective time,
         // which did not move back an hour.
@@ -975,22 +964,20 @@ mod tests {
         let wait = denied.retry_after().unwrap().as_secs_f64();
         assert!(wait > 10.0 && wait <= 10.9, "wait {wait}");
         // The denial still recorded the new clock reading (and kept the counts).
-        let raw: Vec<u8> = ::redis::cmd("GET")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let double = |i: usize| f64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().unwrap());
-        assert!(double(1) < now + 60e6, "last reading {}", double(1));
-        assert_eq!(
-            (double(2), double(3), double(4), double(5)),
-            (eff, 500.0, 2.0, 2.0)
+        let raw = raw_state(&mut conn, &name).await;
+        assert!(
+            double(&raw, 1) < now + 60e6,
+            "last reading {}",
+            double(&raw, 1)
         );
-        let _: () = ::redis::cmd("DEL")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let kept = (
+            double(&raw, 2),
+            double(&raw, 3),
+            double(&raw, 4),
+            double(&raw, 5),
+        );
+        assert_eq!(kept, (eff, 500.0, 2.0, 2.0));
+        delete(&mut conn, &name).await;
     }
 
     #[tokio::test]
