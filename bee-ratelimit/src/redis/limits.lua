@@ -10,7 +10,8 @@
 --     sliding window: limit, bucket width, unused
 --     GCRA:           emission interval, tolerance (burst x interval), cost x interval
 -- ARGV[2e]       the state's time to live in milliseconds, as text: the longest any tier
---                of the policy still needs it after its last change
+--                of the policy still needs it after its last change (GCRA: at least that,
+--                and at least as long as its TATs are ahead)
 --
 -- Returns one string of little-endian doubles per caller: admitted 0/1, denying tier
 -- (1-based, 0: none), wait (-1: never), then remaining and reset for each tier.
@@ -116,6 +117,9 @@ for e = 1, #KEYS do
             break
           end
         end
+        -- A stored sum the counts cannot account for (a state this script did not
+        -- write): wait until the whole window has passed.
+        if not w then w = (k + buckets + 1) * b - eff end
       end
     else
       v[o + 5] = c
@@ -144,6 +148,7 @@ for e = 1, #KEYS do
   -- Headers alone, in place, unless a tier starts afresh or an admission moves a head.
   local whole = window and (fresh_tier or (admitted and moved))
   local headers, ring_bytes = '', ''
+  local ahead = 0 -- GCRA: how far the latest TAT is ahead of its effective time
   for i = 1, n do
     local o = (i - 1) * 10
     local eff, x, total, fresh = v[o + 1], v[o + 2], v[o + 3], v[o + 4]
@@ -197,6 +202,7 @@ for e = 1, #KEYS do
     else
       if admitted then x = max(x, eff) + v[o + 5] end
       reset = max(x - eff, 0)
+      ahead = max(ahead, reset)
       remaining = floor(max(b - reset, 0) / a)
       if write then
         local header = pack('<dddd', -1, now, eff, x)
@@ -207,7 +213,12 @@ for e = 1, #KEYS do
     out[3 + 2 * i] = reset
   end
   if write then
-    if not window or whole then
+    if not window then
+      -- The policy's tolerance bounds a TAT this policy writes, but a TAT written under
+      -- another scaling of the same tiers may be further ahead: keep it that long.
+      local keep = max(tonumber(ttl), floor(ahead / 1000) + 1000)
+      redis.call('SET', key, headers, 'PX', string.format('%.0f', keep))
+    elseif whole then
       redis.call('SET', key, headers .. ring_bytes, 'PX', ttl)
     else
       redis.call('SETRANGE', key, 0, headers)

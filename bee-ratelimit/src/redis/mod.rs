@@ -774,6 +774,14 @@ mod tests {
         let _: () = set.query_async(conn).await.unwrap();
     }
 
+    async fn pttl(conn: &mut ConnectionManager, name: &str) -> i64 {
+        ::redis::cmd("PTTL")
+            .arg(name)
+            .query_async(conn)
+            .await
+            .unwrap()
+    }
+
     async fn delete(conn: &mut ConnectionManager, name: &str) {
         let _: () = ::redis::cmd("DEL")
             .arg(name)
@@ -788,11 +796,14 @@ mod tests {
     }
 
     /// Runs `steps` random decisions (cost, then a time step) against Redis and against
-    /// a memory store on a manual clock, and checks that both decide exactly alike.
-    /// Redis keeps its own clock, so before each decision every tier's stored effective
-    /// time is set to the manual clock's time, and its last clock reading to a second
-    /// ahead of Redis's: the script takes that as a clock stepped back, so its
-    /// effective time stays exactly the model's.
+    /// a memory store on a manual clock, and checks that both decide alike. Redis keeps
+    /// its own clock, so before each decision every tier's stored effective time is set
+    /// to the manual clock's time, and its last clock reading either to Redis's (the
+    /// clock moves on as usual: the script sees the model's time plus the microseconds
+    /// since, so resets and waits may differ by those) or, for GCRA always, a minute
+    /// ahead (the clock stepped back: the effective time stays exactly the model's).
+    /// Times sit a quarter second past whole seconds and move in half seconds, so those
+    /// microseconds never cross a bucket boundary of the policies below.
     async fn decides_like_the_memory_store(policy: &Policy, seed: u64, steps: usize) {
         use crate::clock::{ManualClock, Timestamp};
         let Some((store, mut conn)) = store_and_connection("rl_model").await else {
@@ -822,7 +833,8 @@ mod tests {
         for step in 0..steps {
             #[allow(clippy::cast_precision_loss)]
             let model = (clock.now().as_nanos() / 1_000) as f64;
-            let last = redis_micros(&mut conn).await + 1e6;
+            let forward = head_size == 48 && next(2) == 0;
+            let last = redis_micros(&mut conn).await + if forward { 0.0 } else { 60e6 };
             for i in 0..policy.tiers().len() {
                 let mut times = Vec::new();
                 times.extend_from_slice(&last.to_le_bytes());
@@ -835,16 +847,22 @@ mod tests {
                     .await
                     .unwrap();
             }
-            let cost = [0, 1, 1, 1, 1, 2, 3, 5][usize::try_from(next(8)).unwrap()];
+            let cost = [0, 1, 1, 1, 1, 2, 3, 5, 1, 50][usize::try_from(next(10)).unwrap()];
             let ours = store.check("k", policy, cost).await.unwrap();
             let model = memory.decide("k", policy, cost).unwrap();
             let at = format!("seed {seed}, step {step}, cost {cost}");
             assert_eq!(ours.source(), Source::Store, "{at}");
             assert_eq!(ours.admitted(), model.admitted(), "{at}");
             assert_eq!(ours.denied_by_index(), model.denied_by_index(), "{at}");
-            assert_eq!(ours.retry_after(), model.retry_after(), "{at}");
+            let slack = Duration::from_millis(if forward { 50 } else { 0 });
+            let near = |a: Duration, b: Duration| a.abs_diff(b) <= slack;
+            match (ours.retry_after(), model.retry_after()) {
+                (Some(a), Some(b)) => assert!(near(a, b), "{at}: retry {a:?}, model {b:?}"),
+                (a, b) => assert_eq!(a, b, "{at}"),
+            }
             for ((_, a), (_, b)) in ours.tiers().zip(model.tiers()) {
-                assert_eq!(a, b, "{at}");
+                assert_eq!((a.limit, a.remaining), (b.limit, b.remaining), "{at}");
+                assert!(near(a.reset, b.reset), "{at}: reset {a:?}, model {b:?}");
             }
             let step = [0, 0, 0, 500, 1_000, 1_500, 3_000, 7_000, 20_000, 65_000];
             clock.advance(Duration::from_millis(
@@ -866,9 +884,25 @@ mod tests {
             ],
         )
         .unwrap();
+        let tier = |name: &str, secs: u64, limit: u64| {
+            crate::Tier::new(name, Duration::from_secs(secs), limit).unwrap()
+        };
+        // One bucket per window; four buckets of 2.5 s and 15 s.
+        let single = Policy::new(
+            Algorithm::SlidingWindow { buckets: 1 },
+            vec![tier("10s", 10, 6)],
+        )
+        .unwrap();
+        let four = Policy::new(
+            Algorithm::SlidingWindow { buckets: 4 },
+            vec![tier("10s", 10, 7), tier("1m", 60, 15)],
+        )
+        .unwrap();
         for seed in [1, 7, 42] {
             decides_like_the_memory_store(&one, seed, 300).await;
             decides_like_the_memory_store(&three, seed, 300).await;
+            decides_like_the_memory_store(&single, seed, 200).await;
+            decides_like_the_memory_store(&four, seed, 200).await;
         }
     }
 
@@ -909,6 +943,10 @@ mod tests {
         let first = store.check("k", &policy, 1).await.unwrap();
         assert!(first.admitted());
         assert_eq!(first.source(), Source::Store);
+        // The head moved: the whole state was written, with the window's eleven
+        // buckets and a second as its time to live.
+        let ttl = pttl(&mut conn, &name).await;
+        assert!(ttl > 10_000 && ttl <= 12_000, "ttl {ttl} ms");
         let status = first.status(0).unwrap();
         assert_eq!(status.remaining, 10 - (3 + 2 + 1));
         // The newest count is in bucket 1000: it leaves at 1011 s of effective time.
@@ -926,6 +964,9 @@ mod tests {
         // The denial consumed nothing: exactly four more fit, then none.
         let last = store.check("k", &policy, 4).await.unwrap();
         assert!(last.admitted());
+        // In the same bucket only the headers were rewritten, and the expiry stands.
+        let kept = pttl(&mut conn, &name).await;
+        assert!(kept > 10_000 && kept <= ttl, "ttl {kept} ms after {ttl} ms");
         assert_eq!(last.status(0).unwrap().remaining, 0);
         assert!(!store.check("k", &policy, 1).await.unwrap().admitted());
 
@@ -940,6 +981,67 @@ mod tests {
         let header = (double(&raw, 3), double(&raw, 4), double(&raw, 5));
         assert_eq!(header, (1000.0, 10.0, 5.0));
         assert_eq!((count(995), count(997), count(998)), (3, 2, 0));
+        delete(&mut conn, &name).await;
+    }
+
+    #[tokio::test]
+    async fn a_gcra_state_lives_as_long_as_its_tat_is_ahead_under_any_scaling() {
+        let Some((store, mut conn)) = store_and_connection("rl_gcra_ttl").await else {
+            return;
+        };
+        // The same tier scaled two ways (as adaptive limits do): one request per 10 s
+        // with no burst, or one per second with a burst of 5 (a tolerance of 5 s).
+        let tier = |limit: u64, burst: u64| {
+            crate::Tier::new("1h", Duration::from_secs(3600), limit)
+                .unwrap()
+                .with_burst(burst)
+                .unwrap()
+        };
+        let slow = Policy::new(Algorithm::Gcra, vec![tier(360, 1)]).unwrap();
+        let fast = Policy::new(Algorithm::Gcra, vec![tier(3600, 5)]).unwrap();
+        let name = store.limit_key("k", &slow);
+        assert_eq!(name, store.limit_key("k", &fast));
+
+        // Under the slow scaling one request puts the TAT 10 s ahead.
+        assert!(store.check("k", &slow, 1).await.unwrap().admitted());
+        // The clock steps back, and a request under the fast scaling is denied: the
+        // denial writes the state (to remember the clock), which must still live until
+        // the TAT is reached, not only the fast scaling's 5 s of tolerance.
+        let future = redis_micros(&mut conn).await + 60e6;
+        let mut set = ::redis::cmd("SETRANGE");
+        set.arg(&name).arg(8).arg(future.to_le_bytes().to_vec());
+        let _: () = set.query_async(&mut conn).await.unwrap();
+        assert!(!store.check("k", &fast, 1).await.unwrap().admitted());
+        let ttl = pttl(&mut conn, &name).await;
+        assert!(ttl > 9_000, "ttl {ttl} ms with a TAT 10 s ahead");
+        delete(&mut conn, &name).await;
+    }
+
+    #[tokio::test]
+    async fn a_stored_sum_the_counts_cannot_account_for_denies_without_failing() {
+        let Some((store, mut conn)) = store_and_connection("rl_sum").await else {
+            return;
+        };
+        let policy = ten_buckets(10);
+        let name = store.limit_key("k", &policy);
+        let eff = 700.0 * 1e6 + 250_000.0;
+        let now = redis_micros(&mut conn).await;
+        // A state no script of this release wrote: its sum says 100, its counts 2.
+        let mut state = window_state(1e6, now, eff, 700, &[(700, 2)]);
+        state[32..40].copy_from_slice(&100.0_f64.to_le_bytes());
+        put_state(&mut conn, &name, state).await;
+
+        let denied = store.check("k", &policy, 1).await.unwrap();
+        assert_eq!(
+            denied.source(),
+            Source::Store,
+            "decided by Redis, not by the fallback"
+        );
+        assert!(!denied.admitted());
+        // Until the whole window (buckets 690..=700) has passed: 10.75 s.
+        let wait = denied.retry_after().unwrap().as_secs_f64();
+        assert!(wait > 10.0 && wait <= 10.75, "wait {wait}");
+        assert_eq!(store.health().failures, 0);
         delete(&mut conn, &name).await;
     }
 
