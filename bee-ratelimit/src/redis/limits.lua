@@ -9,9 +9,9 @@
 --   times:
 --     sliding window: limit, bucket width, unused
 --     GCRA:           emission interval, tolerance (burst x interval), cost x interval
--- ARGV[2e]       the state's time to live in milliseconds, as text: the longest any tier
---                of the policy still needs it after its last change (GCRA: at least that,
---                and at least as long as its TATs are ahead)
+-- ARGV[2e]       sliding window: the state's time to live in milliseconds, as text, the
+--                longest any tier still needs a count after its bucket opened (GCRA: unused,
+--                the state lives as long as its TATs are ahead)
 --
 -- Returns one string of little-endian doubles per caller: admitted 0/1, denying tier
 -- (1-based, 0: none), wait (-1: never), then remaining and reset for each tier.
@@ -148,7 +148,7 @@ for e = 1, #KEYS do
   -- Headers alone, in place, unless a tier starts afresh or an admission moves a head.
   local whole = window and (fresh_tier or (admitted and moved))
   local headers, ring_bytes = '', ''
-  local ahead = 0 -- GCRA: how far the latest TAT is ahead of its effective time
+  local furthest = 0 -- GCRA: how far the furthest TAT is ahead of its effective time
   for i = 1, n do
     local o = (i - 1) * 10
     local eff, x, total, fresh = v[o + 1], v[o + 2], v[o + 3], v[o + 4]
@@ -194,7 +194,8 @@ for e = 1, #KEYS do
         if whole then
           if not ring then
             -- unchanged, or a tier that starts afresh on a denial: empty
-            ring = fresh and string.rep('\0', ring_size) or raw:sub(ring_at, ring_at + ring_size - 1)
+            ring = fresh and string.rep('\0', ring_size)
+              or raw:sub(ring_at, ring_at + ring_size - 1)
           end
           ring_bytes = i == 1 and ring or ring_bytes .. ring
         end
@@ -202,7 +203,7 @@ for e = 1, #KEYS do
     else
       if admitted then x = max(x, eff) + v[o + 5] end
       reset = max(x - eff, 0)
-      ahead = max(ahead, reset)
+      furthest = max(furthest, reset)
       remaining = floor(max(b - reset, 0) / a)
       if write then
         local header = pack('<dddd', -1, now, eff, x)
@@ -214,10 +215,8 @@ for e = 1, #KEYS do
   end
   if write then
     if not window then
-      -- The policy's tolerance bounds a TAT this policy writes, but a TAT written under
-      -- another scaling of the same tiers may be further ahead: keep it that long.
-      local keep = max(tonumber(ttl), floor(ahead / 1000) + 1000)
-      redis.call('SET', key, headers, 'PX', string.format('%.0f', keep))
+      -- As long as the furthest TAT is ahead, whatever scaling of the tiers wrote it.
+      redis.call('SET', key, headers, 'PX', string.format('%.0f', floor(furthest / 1000) + 1000))
     elseif whole then
       redis.call('SET', key, headers .. ring_bytes, 'PX', ttl)
     else

@@ -598,8 +598,8 @@ impl Block {
 }
 
 /// Adds one caller's parameters for `limits.lua`: its numbers packed as little-endian
-/// doubles (no number is formatted as text for Lua to parse back), then the state's time
-/// to live in milliseconds.
+/// doubles (no number is formatted as text for Lua to parse back), then, for a sliding
+/// window, the state's time to live in milliseconds (GCRA's follows its TATs).
 fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
     let tiers = policy.tiers();
     let mut params = Vec::with_capacity(8 * (4 + 3 * tiers.len()));
@@ -608,13 +608,13 @@ fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
         params.extend_from_slice(&(x as f64).to_le_bytes());
     };
     let cost = cost.min(LUA_TIME_MAX);
-    let mut ttl = 0;
-    match policy.algorithm() {
+    let ttl_ms = match policy.algorithm() {
         Algorithm::SlidingWindow { buckets } => {
             push(1);
             push(u64::from(buckets));
             push(cost);
             push(tiers.len() as u64);
+            let mut ttl = 0;
             for (i, tier) in tiers.iter().enumerate() {
                 let window = micros(tier.window());
                 let width = window.div_ceil(u64::from(buckets)).max(1);
@@ -623,6 +623,7 @@ fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
                 push(0);
                 ttl = ttl.max(width.saturating_mul(u64::from(buckets) + 1));
             }
+            ttl / 1_000 + 1_000
         }
         Algorithm::Gcra => {
             push(2);
@@ -636,12 +637,11 @@ fn limit_args(cmd: &mut Cmd, policy: &Policy, cost: u64) {
                 push(interval);
                 push(tolerance);
                 push(increment);
-                // After an admission the TAT is at most `tolerance` ahead.
-                ttl = ttl.max(tolerance);
             }
+            0
         }
-    }
-    cmd.arg(params).arg(ttl / 1_000 + 1_000);
+    };
+    cmd.arg(params).arg(ttl_ms);
 }
 
 /// Reads the script's reply, packed doubles; `None` if it is not the shape expected.
@@ -670,7 +670,7 @@ fn decision_of(policy: &Policy, reply: &[u8]) -> Option<Decision> {
     };
     let verdict = Verdict {
         admitted,
-        denied_by: denied_by.filter(|&i| i < tiers.len()),
+        denied_by,
         retry_after,
     };
     let mut decision = Decision::new(policy, verdict);
@@ -774,6 +774,13 @@ mod tests {
         let _: () = set.query_async(conn).await.unwrap();
     }
 
+    /// Overwrites a stored state's bytes from `offset` (Redis's SETRANGE).
+    async fn overwrite(conn: &mut ConnectionManager, name: &str, offset: usize, bytes: &[u8]) {
+        let mut set = ::redis::cmd("SETRANGE");
+        set.arg(name).arg(offset).arg(bytes);
+        let _: () = set.query_async(conn).await.unwrap();
+    }
+
     async fn pttl(conn: &mut ConnectionManager, name: &str) -> i64 {
         ::redis::cmd("PTTL")
             .arg(name)
@@ -835,17 +842,9 @@ mod tests {
             let model = (clock.now().as_nanos() / 1_000) as f64;
             let forward = head_size == 48 && next(2) == 0;
             let last = redis_micros(&mut conn).await + if forward { 0.0 } else { 60e6 };
+            let times = [last.to_le_bytes(), model.to_le_bytes()].concat();
             for i in 0..policy.tiers().len() {
-                let mut times = Vec::new();
-                times.extend_from_slice(&last.to_le_bytes());
-                times.extend_from_slice(&model.to_le_bytes());
-                let _: () = ::redis::cmd("SETRANGE")
-                    .arg(&name)
-                    .arg(i * head_size + 8)
-                    .arg(times)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap();
+                overwrite(&mut conn, &name, i * head_size + 8, &times).await;
             }
             let cost = [0, 1, 1, 1, 1, 2, 3, 5, 1, 50][usize::try_from(next(10)).unwrap()];
             let ours = store.check("k", policy, cost).await.unwrap();
@@ -1008,9 +1007,7 @@ mod tests {
         // denial writes the state (to remember the clock), which must still live until
         // the TAT is reached, not only the fast scaling's 5 s of tolerance.
         let future = redis_micros(&mut conn).await + 60e6;
-        let mut set = ::redis::cmd("SETRANGE");
-        set.arg(&name).arg(8).arg(future.to_le_bytes().to_vec());
-        let _: () = set.query_async(&mut conn).await.unwrap();
+        overwrite(&mut conn, &name, 8, &future.to_le_bytes()).await;
         assert!(!store.check("k", &fast, 1).await.unwrap().admitted());
         let ttl = pttl(&mut conn, &name).await;
         assert!(ttl > 9_000, "ttl {ttl} ms with a TAT 10 s ahead");
